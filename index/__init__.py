@@ -1,0 +1,1 @@
+"""ragchat document side: load, clean, chunk, embed and store documents."""

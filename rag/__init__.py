@@ -1,0 +1,1 @@
+"""ragchat question side: retrieval, cited answers, backends, CLI."""

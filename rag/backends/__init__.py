@@ -1,0 +1,1 @@
+"""Chat backends: one protocol, a registry, one module per backend."""

