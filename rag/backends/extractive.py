@@ -1,0 +1,57 @@
+"""The `extractive` backend: answers with the passages' best sentences, each cited [n].
+
+No model and no network: it reads `request.passages` and `request.question` (not the
+prompt messages) and returns up to three sentences chosen by `rag.extractive.best_sentences`,
+each with its passage marker. It yields nothing when no sentence shares a content word with
+the question; the assistant reads an empty answer as "not found". Deterministic, always
+available. It does not retrieve, abstain or check grounding (the assistant does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, ClassVar
+
+from rag.backends.base import BackendStatus, ChatRequest
+from rag.extractive import best_sentences, cite
+
+if TYPE_CHECKING:
+    from index.embedding import Embedder
+    from rag.config import Settings
+
+
+class ExtractiveBackend:
+    """Answers by quoting; `embedder` (optional) adds embedding similarity to the ranking."""
+
+    name: ClassVar[str] = "extractive"
+
+    def __init__(self, sentences: int = 3, embedder: Embedder | None = None) -> None:
+        self.sentences = sentences
+        self.embedder = embedder
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ExtractiveBackend:
+        return cls()
+
+    @property
+    def model(self) -> str:
+        return "extractive"
+
+    @property
+    def context_window(self) -> int:
+        return 1_000_000  # no model: only the retriever's top_k limits the context
+
+    def status(self) -> BackendStatus:
+        return BackendStatus(
+            name=self.name,
+            state="available",
+            model=self.model,
+            detail="no model: quotes the best supporting sentences with their citations",
+        )
+
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        selected = best_sentences(
+            request.question, request.passages, k=self.sentences, embedder=self.embedder
+        )
+        for i, sentence in enumerate(selected):
+            yield ("" if i == 0 else " ") + cite(sentence)

