@@ -1,0 +1,122 @@
+"""Fixtures for the web tests: an index of the default corpus and a real `rag serve` process.
+
+The index is built once per session in a temporary data dir by `rag index`, and the server is
+started as a user would start it (`rag serve --port 0`, the printed URL tells the port), with
+RAG_DATA_DIR pointing at that index and an API key required on /v1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "corpus"
+API_KEY = "test-key-0123456789"
+URL_LINE = re.compile(r"ragchat is running on (http://\S+?)/?$")
+START_LIMIT_S = 300  # a guard against a hung start, not a speed target
+
+
+def offline_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        ANONYMIZED_TELEMETRY="False",
+        GRADIO_ANALYTICS_ENABLED="False",
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def rag(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@dataclass
+class ServerProcess:
+    proc: subprocess.Popen
+    url: str = ""
+    api_key: str = ""
+    output: list[str] = field(default_factory=list)
+
+    def log(self) -> str:
+        return "".join(self.output[-60:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_server(data_dir: Path, *args: str, **env: str) -> ServerProcess:
+    """`rag serve --port 0 ARGS` on 127.0.0.1; returns once it printed its URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "serve", "--host", "127.0.0.1", "--port", "0", *args],
+        env=offline_env(RAG_DATA_DIR=str(data_dir), **env),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    server = ServerProcess(proc)
+    ready = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            server.output.append(line)
+            match = URL_LINE.search(line.strip())
+            if match and not server.url:
+                server.url = match.group(1)
+                ready.set()
+        ready.set()  # the process ended
+
+    threading.Thread(target=read, daemon=True).start()
+    ready.wait(START_LIMIT_S)
+    if not server.url:
+        server.stop()
+        pytest.fail(f"rag serve did not start:\n{server.log()}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir holding an index of the default corpus (built once per session)."""
+    data_dir = tmp_path_factory.mktemp("ui-index") / "data"
+    done = rag("index", str(CORPUS), env=offline_env(RAG_DATA_DIR=str(data_dir)))
+    assert done.returncode == 0, done.stderr + done.stdout
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def rag_server(corpus_index: Path) -> Iterator[ServerProcess]:
+    """One `rag serve` for the API and browser tests (extractive by default, key on /v1).
+
+    Browser tests upload into its index, so nothing else may rely on that index staying put.
+    """
+    server = start_server(corpus_index, "--backend", "extractive", RAG_API_KEY=API_KEY)
+    server.api_key = API_KEY
+    yield server
+    server.stop()

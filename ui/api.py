@@ -1,0 +1,271 @@
+"""The OpenAI-compatible HTTP API: `POST /v1/chat/completions` and `GET /v1/models`.
+
+The model name selects the backend (`extractive`, `llama-cpp`, `openai`, or any registered
+one). Replies follow OpenAI's shapes, plus extra fields: `citations` (a list of
+`Citation.to_json()`), `abstained` and `abstain_reason`. A streamed reply sends
+`chat.completion.chunk` events and, in the last one, the same extra fields and `final_content`
+(the checked answer text, which differs from the streamed text when invalid markers were
+removed or an extractive fallback replaced the model's answer).
+When the variable named by `server.api_key_env` is set, every request needs
+`Authorization: Bearer <key>`. Errors use OpenAI's `{"error": {...}}` shape.
+This module holds no retrieval logic: it calls `Assistant.ask` / `Assistant.stream`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from rag.backends import registry
+from rag.config import Settings
+from rag.types import Answer, Message
+
+
+class APIError(Exception):
+    """An error answered in OpenAI's shape."""
+
+    def __init__(self, status: int, message: str, type_: str, code: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type_
+        self.code = code
+
+    def response(self) -> JSONResponse:
+        body = {"error": {"message": self.message, "type": self.type, "param": None}}
+        body["error"]["code"] = self.code
+        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "user", "assistant", "developer", "tool"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text or "" for p in self.content if p.type == "text")
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # temperature, top_p... are accepted and ignored
+    model: str
+    messages: list[ChatMessageIn] = Field(min_length=1)
+    stream: bool = False
+    max_tokens: int | None = Field(None, ge=1)
+
+
+def _error_message(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return f"Invalid request: {where}: {first['msg']}"
+
+
+def _split_conversation(
+    req: ChatCompletionRequest, max_chars: int
+) -> tuple[str, tuple[Message, ...]]:
+    """The question (last user message) and the history before it."""
+    last = req.messages[-1]
+    if last.role != "user":
+        raise APIError(400, "The last message must have role 'user'.", "invalid_request_error")
+    question = last.text().strip()
+    if not question:
+        raise APIError(400, "The last user message is empty.", "invalid_request_error")
+    if len(question) > max_chars:
+        raise APIError(
+            400,
+            f"The question is {len(question)} characters long; the limit is {max_chars}.",
+            "invalid_request_error",
+        )
+    history = tuple(
+        Message(role=m.role, content=m.text())
+        for m in req.messages[:-1]
+        if m.role in ("user", "assistant") and m.text().strip()
+    )
+    return question, history
+
+
+def _extra_fields(answer: Answer) -> dict[str, Any]:
+    return {
+        "citations": [c.to_json() for c in answer.citations],
+        "abstained": answer.abstained,
+        "abstain_reason": answer.abstain_reason,
+        "backend_model": answer.model,
+    }
+
+
+def _completion(answer: Answer, model: str, cid: str, created: int) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": answer.tokens_in,
+            "completion_tokens": answer.tokens_out,
+            "total_tokens": answer.tokens_in + answer.tokens_out,
+        },
+        **_extra_fields(answer),
+    }
+
+
+def _chunk(cid: str, created: int, model: str, delta: dict, finish: str | None) -> dict:
+    return {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def _sse(data: dict | str) -> str:
+    payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    return f"data: {payload}\n\n"
+
+
+def build_router(assistant: Any, settings: Settings) -> APIRouter:
+    """The /v1 routes, answering with `assistant` (an `rag.assistant.Assistant`)."""
+
+    def require_key(request: Request) -> None:
+        expected = os.environ.get(settings.server.api_key_env)
+        if not expected:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            given.strip().encode(), expected.encode()
+        ):
+            raise APIError(
+                401,
+                "Invalid or missing API key: send 'Authorization: Bearer <key>'.",
+                "invalid_request_error",
+                "invalid_api_key",
+            )
+
+    router = APIRouter(prefix="/v1", dependencies=[Depends(require_key)])
+
+    @router.get("/models")
+    def list_models() -> dict[str, Any]:
+        created = int(time.time())
+        statuses = {s.name: s for s in assistant.backend_statuses()}
+        data = []
+        for name in registry.names():
+            status = statuses.get(name)
+            data.append(
+                {
+                    "id": name,
+                    "object": "model",
+                    "created": created,
+                    "owned_by": "ragchat",
+                    "available": bool(status and status.available),
+                    "backend_model": status.model if status else "",
+                    "detail": status.detail if status else "",
+                }
+            )
+        return {"object": "list", "data": data}
+
+    @router.post("/chat/completions", response_model=None)
+    async def chat_completions(request: Request) -> JSONResponse | StreamingResponse:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise APIError(
+                400, "The request body is not valid JSON.", "invalid_request_error"
+            ) from None
+        try:
+            req = ChatCompletionRequest.model_validate(body)
+        except ValidationError as err:
+            raise APIError(400, _error_message(err), "invalid_request_error") from None
+        if req.model not in registry.names():
+            known = ", ".join(registry.names())
+            raise APIError(
+                404,
+                f"The model '{req.model}' does not exist. Models (backends): {known}.",
+                "invalid_request_error",
+                "model_not_found",
+            )
+        question, history = _split_conversation(req, settings.server.max_question_chars)
+        cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        if not req.stream:
+            try:
+                answer = await run_in_threadpool(
+                    assistant.ask, question, history, backend=req.model
+                )
+            except ValueError as err:
+                raise APIError(400, str(err), "invalid_request_error") from None
+            except Exception as err:  # the assistant should not raise; answer in shape if it does
+                raise APIError(500, f"Internal error: {err}", "server_error") from None
+            if answer.error:
+                raise APIError(502, answer.error, "backend_error", "backend_failed")
+            return JSONResponse(_completion(answer, req.model, cid, created))
+
+        def events() -> Iterator[str]:
+            yield _sse(_chunk(cid, created, req.model, {"role": "assistant"}, None))
+            try:
+                for item in assistant.stream(question, history, backend=req.model):
+                    if isinstance(item, Answer):
+                        if item.error:
+                            err = {"message": item.error, "type": "backend_error"}
+                            yield _sse({"error": err})
+                            break
+                        last = _chunk(cid, created, req.model, {}, "stop")
+                        last.update(_extra_fields(item), final_content=item.text)
+                        yield _sse(last)
+                    elif item:
+                        yield _sse(_chunk(cid, created, req.model, {"content": item}, None))
+            except ValueError as err:
+                yield _sse({"error": {"message": str(err), "type": "invalid_request_error"}})
+            except Exception as err:  # headers are sent: report it in the stream
+                yield _sse({"error": {"message": f"Internal error: {err}", "type": "server_error"}})
+            yield _sse("[DONE]")
+
+        async def body_iter() -> AsyncIterator[str]:
+            async for event in iterate_in_threadpool(events()):
+                yield event
+
+        return StreamingResponse(
+            body_iter(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return router
+
+
+def install_error_handler(app: Any) -> None:
+    """Answer APIError in OpenAI's shape (FastAPI handlers are app-wide, routers have none)."""
+
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, APIError)
+        return exc.response()
+
+    app.add_exception_handler(APIError, handle)

@@ -1,0 +1,278 @@
+"""The Gradio Blocks web chat: streaming cited answers, sources panel, backend and retrieval
+controls, uploads and index status.
+
+Each browser session keeps its own `Conversation` (gr.State): the messages sent to the
+assistant as history, and the markup shown in the chat. The handlers here only translate
+between widgets and the assistant's public API (`stream`, `backend_statuses`, `index_status`,
+`reload_index`); all retrieval, answering and grounding happens in `rag`, all markup in
+`ui.render`, all upload checks in `ui.uploads`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from rag.backends import registry
+from rag.config import Settings
+from rag.types import Answer, Message
+from ui import render
+from ui.uploads import ingest_uploads, supported_suffixes
+
+EXAMPLES = [
+    "Who is the director of the SVR?",
+    "When did the CIA and SVR chiefs speak?",
+    "Why are U.S. allies rethinking intelligence sharing?",
+]
+
+
+@dataclass
+class Conversation:
+    """One browser session's chat: what the assistant sees and what the page shows."""
+
+    messages: list[Message] = field(default_factory=list)
+    display: list[dict[str, str]] = field(default_factory=list)
+    last: Answer | None = None
+
+
+def _failed_answer(message: str, backend: str) -> Answer:
+    return Answer(
+        text=message, citations=(), hits=(), abstained=False, backend=backend, model="",
+        error=message,
+    )  # fmt: skip
+
+
+class ChatHandlers:
+    """The event handlers, bound to one assistant and the server's settings."""
+
+    def __init__(self, settings: Settings, assistant: Any) -> None:
+        self.settings = settings
+        self.assistant = assistant
+
+    # --- status -------------------------------------------------------------------------
+    def backend_choices(self) -> list[tuple[str, str]]:
+        try:
+            statuses = {s.name: s for s in self.assistant.backend_statuses()}
+        except Exception:  # the page must load even if a status check misbehaves
+            statuses = {}
+        choices = []
+        for name in registry.names():
+            status = statuses.get(name)
+            choices.append((render.backend_label(status) if status else name, name))
+        return choices
+
+    def index_sources(self) -> list[str]:
+        try:
+            return list(self.assistant.ensure_index().sources())
+        except Exception:  # no index yet: the filter is simply empty
+            return []
+
+    def index_html(self) -> str:
+        try:
+            status = self.assistant.index_status()
+            problem = None if status is not None else self.assistant.index_problem()
+        except Exception as err:
+            status, problem = None, str(err)
+        return render.index_status_html(status, problem)
+
+    def on_load(self, backend: str) -> tuple[Any, str, Any]:
+        return (
+            gr.update(choices=self.backend_choices(), value=backend),
+            self.index_html(),
+            gr.update(choices=self.index_sources()),
+        )
+
+    # --- chat ---------------------------------------------------------------------------
+    def retrieval_settings(self, top_k: float, hybrid: bool, sources: list[str] | None):
+        return self.settings.retrieval.model_copy(
+            update={
+                "top_k": int(top_k),
+                "dense": True,
+                "bm25": bool(hybrid),
+                "sources": list(sources or []),
+            }
+        )
+
+    def respond(
+        self,
+        question: str,
+        conv: Conversation,
+        backend: str,
+        base_url: str,
+        model: str,
+        top_k: float,
+        hybrid: bool,
+        sources: list[str] | None,
+    ) -> Iterator[tuple[Any, ...]]:
+        question = (question or "").strip()
+        if not question:
+            gr.Info("Type a question first.")
+            yield conv.display, question, render.sources_html(conv.last), conv
+            return
+        limit = self.settings.server.max_question_chars
+        if len(question) > limit:
+            gr.Warning(f"The question is {len(question)} characters long; the limit is {limit}.")
+            yield conv.display, question, render.sources_html(conv.last), conv
+            return
+        options = None
+        if backend == "openai":
+            options = {k: v.strip() for k, v in (("base_url", base_url), ("model", model)) if v}
+        display = [
+            *conv.display,
+            {"role": "user", "content": render.question_html(question)},
+            {"role": "assistant", "content": render.streaming_html("…")},
+        ]
+        searching = '<div class="rag-sources"><p>Searching the documents…</p></div>'
+        yield display, "", searching, conv
+        final: Answer | None = None
+        partial = ""
+        try:
+            for item in self.assistant.stream(
+                question,
+                tuple(conv.messages),
+                backend=backend,
+                retrieval=self.retrieval_settings(top_k, hybrid, sources),
+                backend_options=options,
+            ):
+                if isinstance(item, Answer):
+                    final = item
+                elif item:
+                    partial += item
+                    display[-1] = {"role": "assistant", "content": render.streaming_html(partial)}
+                    yield display, "", searching, conv
+        except Exception as err:  # the chat must survive anything the stack raises
+            final = _failed_answer(str(err) or type(err).__name__, backend)
+        if final is None:
+            final = _failed_answer("The assistant returned no answer.", backend)
+        display[-1] = {"role": "assistant", "content": render.answer_html(final)}
+        new = Conversation(
+            messages=[
+                *conv.messages,
+                Message(role="user", content=question),
+                Message(role="assistant", content=final.text),
+            ],
+            display=display,
+            last=final,
+        )
+        yield display, "", render.sources_html(final), new
+
+    def clear(self) -> tuple[Any, ...]:
+        return [], "", render.sources_html(None), Conversation()
+
+    # --- uploads ------------------------------------------------------------------------
+    def upload(
+        self,
+        files: list[str] | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's idiom for a progress bar)
+    ) -> tuple[Any, ...]:
+        if not files:
+            return "<p>Choose one or more files first.</p>", self.index_html(), gr.update(), None
+        progress(0.1, desc=f"Indexing {len(files)} file(s)…")
+        try:
+            results, changed = ingest_uploads(files, self.settings)
+        except Exception as err:  # lock held by `rag index`, store errors...
+            return (
+                render.error_notice(f"Upload failed: {err}"),
+                self.index_html(),
+                gr.update(),
+                None,
+            )
+        progress(0.9, desc="Reloading the index…")
+        if changed:
+            self.assistant.reload_index()
+        return (
+            render.upload_results_html(results),
+            self.index_html(),
+            gr.update(choices=self.index_sources()),
+            None,
+        )
+
+
+def build_blocks(settings: Settings, assistant: Any) -> gr.Blocks:
+    """The web chat's Blocks (not launched: `ui.server` mounts it)."""
+    h = ChatHandlers(settings, assistant)
+    default_backend = settings.llm.backend
+    names = registry.names()
+    with gr.Blocks(title="ragchat") as blocks:
+        conv = gr.State(Conversation())
+        gr.Markdown("## ragchat: answers from your documents, with checked citations")
+        index_status = gr.HTML(elem_id="index-status")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    label="Chat",
+                    elem_id="chat",
+                    height=520,
+                    latex_delimiters=[],
+                    feedback_options=None,
+                    buttons=["copy"],
+                    placeholder="Ask about the documents, or pick an example below.",
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        show_label=False,
+                        placeholder="Ask a question about the documents…",
+                        elem_id="question",
+                        scale=6,
+                        max_lines=4,
+                    )
+                    ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
+                clear = gr.Button("Clear conversation", elem_id="clear", size="sm")
+                gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="Examples")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(render.sources_html(None), elem_id="sources")
+        with gr.Accordion("Backend", open=True):
+            backend = gr.Dropdown(
+                choices=[(n, n) for n in names],
+                value=default_backend,
+                label="Backend (takes effect on the next question)",
+                elem_id="backend",
+            )
+            with gr.Row(visible=default_backend == "openai") as openai_row:
+                base_url = gr.Textbox(
+                    value=settings.llm.openai.base_url, label="OpenAI base URL", elem_id="base-url"
+                )
+                model = gr.Textbox(
+                    value=settings.llm.openai.model, label="Model", elem_id="openai-model"
+                )
+        with gr.Accordion("Retrieval settings", open=False, elem_id="retrieval"):
+            top_k = gr.Slider(
+                1, 20, value=settings.retrieval.top_k, step=1, label="Passages (top-k)"
+            )
+            hybrid = gr.Checkbox(
+                value=settings.retrieval.bm25 and settings.retrieval.dense,
+                label="Hybrid search (embeddings + BM25 keywords); off: embeddings only",
+            )
+            source_filter = gr.Dropdown(
+                choices=[],
+                multiselect=True,
+                label="Only search these documents (empty: all)",
+                elem_id="source-filter",
+            )
+        with gr.Accordion("Add documents", open=False, elem_id="uploads"):
+            files = gr.File(
+                file_count="multiple",
+                type="filepath",
+                label=(
+                    f"Upload {', '.join(sorted(supported_suffixes()))} files "
+                    f"(up to {settings.server.max_upload_mb:g} MB each)"
+                ),
+                elem_id="upload-files",
+            )
+            add = gr.Button("Add to index", elem_id="upload-button")
+            upload_result = gr.HTML(elem_id="upload-result")
+
+        chat_inputs = [question, conv, backend, base_url, model, top_k, hybrid, source_filter]
+        chat_outputs = [chatbot, question, sources, conv]
+        ask.click(h.respond, chat_inputs, chat_outputs)
+        question.submit(h.respond, chat_inputs, chat_outputs)
+        clear.click(h.clear, None, chat_outputs, queue=False)
+        chatbot.clear(h.clear, None, chat_outputs, queue=False)  # the chat's own trash button
+        backend.change(lambda b: gr.update(visible=b == "openai"), backend, openai_row)
+        add.click(h.upload, files, [upload_result, index_status, source_filter, files])
+        blocks.load(h.on_load, backend, [backend, index_status, source_filter])
+    return blocks
