@@ -1,0 +1,304 @@
+"""`rag eval`: run eval suites (or SQuAD / BEIR benchmarks) and write the reports.
+
+`rag eval SUITE [SUITE ...] [--backend NAME ...] [--out DIR] [--json] [--fail-under M=V ...]
+[--judge BACKEND]`, `rag eval --squad FILE [--sample N] [--seed S]`, `rag eval --beir DIR`.
+A suite with a `corpus:` folder is indexed into its own cached data dir first; otherwise the
+configured index is used. Writes results.json, summary.md and report.html into --out and
+prints the Markdown summary (to stderr with --json, which puts the JSON on stdout).
+Exit status: 0, 1 when a --fail-under threshold is missed, 2 for a usage mistake.
+This module only wires the pieces; scoring and reports live in runner.py and report.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rag.cli import settings_from_context
+
+FIXED_METRICS = (
+    "hit_at_5",
+    "recall_at_5",
+    "mrr",
+    "answer_accuracy",
+    "token_f1",
+    "citation_precision",
+    "citation_validity",
+    "groundedness",
+    "abstention_precision",
+    "abstention_recall",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "judge_faithfulness",
+    "judge_relevance",
+)
+
+
+class EvalError(click.ClickException):
+    """A problem that stops the run (no index, index busy...): one line, exit status 2."""
+
+    exit_code = 2
+
+
+def _index_errors() -> tuple[type[Exception], ...]:
+    from index.chroma_store import IndexMismatchError, StoreError
+    from index.embedding import EmbeddingError
+    from index.pipeline import IndexBusyError
+
+    return (IndexMismatchError, StoreError, IndexBusyError, EmbeddingError, OSError)
+
+
+def parse_thresholds(values: tuple[str, ...], known: tuple[str, ...]) -> dict[str, float]:
+    """'metric=value' pairs -> dict; a one-line UsageError for anything else."""
+    out: dict[str, float] = {}
+    for item in values:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        try:
+            value = float(raw)
+        except ValueError:
+            value = None
+        if not sep or value is None:
+            raise click.UsageError(f"--fail-under expects METRIC=NUMBER, got '{item}'.")
+        if name not in known:
+            raise click.UsageError(
+                f"--fail-under: unknown metric '{name}'. Known: {', '.join(known)}."
+            )
+        out[name] = value
+    return out
+
+
+def check_thresholds(metrics_by_name: dict[str, dict[str, Any]], thresholds: dict[str, float]):
+    """Messages for every (backend, metric) below its threshold (an undefined value fails)."""
+    failures = []
+    for owner, metrics in metrics_by_name.items():
+        for name, minimum in thresholds.items():
+            value = metrics.get(name)
+            if value is None:
+                failures.append(f"{owner}: {name} is undefined (threshold {minimum})")
+            elif value < minimum:
+                failures.append(f"{owner}: {name} = {value:.4f} < {minimum}")
+    return failures
+
+
+def _resolve_corpus(corpus: str, suite_path: str | None) -> Path:
+    """A suite's corpus folder: as given, else relative to the suite file or its parents."""
+    candidate = Path(corpus)
+    if candidate.is_absolute() or candidate.is_dir():
+        return candidate
+    if suite_path:
+        for parent in Path(suite_path).resolve().parents:
+            if (parent / corpus).is_dir():
+                return parent / corpus
+    raise click.UsageError(f"The suite's corpus folder '{corpus}' was not found.")
+
+
+def _suite_index(settings, corpus: Path, progress: bool):
+    """Settings whose index is the suite's corpus, indexed (incrementally) into its own dir."""
+    from index.pipeline import ingest
+
+    key = json.dumps(
+        [
+            str(corpus.resolve()),
+            settings.index.embedding_model,
+            settings.index.chunk_tokens,
+            settings.index.chunk_overlap,
+        ]
+    )
+    short = hashlib.sha256(key.encode()).hexdigest()[:12]
+    index = settings.index.model_copy(
+        update={
+            "data_dir": settings.index.data_dir / "evals" / f"{corpus.resolve().name}-{short}",
+            "collection": f"evals-{short}",
+        }
+    )
+    try:
+        index.data_dir.mkdir(parents=True, exist_ok=True)
+        ingest([corpus], index, progress=progress)
+    except _index_errors() as err:
+        raise EvalError(f"Could not index the suite's corpus {corpus}: {err}") from None
+    return settings.model_copy(update={"index": index})
+
+
+def _progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, file=sys.stderr, unit="q", leave=False)
+
+
+def _run_suite_backends(suite, settings, backends, judge_name) -> dict[str, Any]:
+    from evals.report import report_json
+    from evals.runner import run_suite
+    from evals.suite import steps_of
+    from rag.assistant import Assistant
+    from rag.backends.base import BackendError
+    from rag.backends.registry import create
+
+    assistant = Assistant.from_settings(settings)
+    problem = assistant.index_problem()
+    if problem:
+        raise EvalError(problem)
+    judge = None
+    if judge_name:
+        try:
+            judge = create(judge_name, settings)
+        except BackendError as err:
+            raise click.UsageError(f"--judge: {err}") from None
+    runs = []
+    n_steps = len(steps_of(suite))
+    for name in backends:
+        with _progress(n_steps, name) as bar:
+            runs.append(
+                run_suite(suite, assistant, name, judge=judge, on_step=lambda _r: bar.update())
+            )
+    return report_json(suite.name, runs)
+
+
+def _finish(report: dict[str, Any], out_dir: Path, as_json: bool, thresholds: dict[str, float]):
+    from evals.report import markdown_summary, write_outputs
+
+    paths = write_outputs(report, out_dir)
+    summary = markdown_summary(report)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+        click.echo(summary, err=True)
+    else:
+        click.echo(summary)
+    click.echo(f"Wrote {paths['json']}, {paths['markdown']} and {paths['html']}.", err=as_json)
+    metrics = {name: data["metrics"] for name, data in report["backends"].items()}
+    _exit_on_failures(metrics, thresholds)
+
+
+def _exit_on_failures(metrics: dict[str, dict[str, Any]], thresholds: dict[str, float]) -> None:
+    failures = check_thresholds(metrics, thresholds)
+    for line in failures:
+        click.echo(f"FAIL {line}", err=True)
+    if failures:
+        sys.exit(1)
+
+
+def _run_beir(ctx, directory: str, as_json: bool, fail_under: tuple[str, ...]) -> None:
+    from evals.beir import MODES, BeirError, beir_markdown, load_beir, run_beir
+
+    known = tuple(
+        f"{mode}.{k}"
+        for mode in MODES
+        for k in ("ndcg_at_10", "recall_at_10", "recall_at_100", "mrr_at_10")
+    )
+    thresholds = parse_thresholds(fail_under, known)
+    settings = settings_from_context(ctx)
+    try:
+        n_queries = len(load_beir(directory).queries)
+        with _progress(n_queries * len(MODES), "beir") as bar:
+            result = run_beir(directory, settings, progress=True, on_query=bar.update)
+    except BeirError as err:
+        raise click.UsageError(str(err)) from None
+    except _index_errors() as err:
+        raise EvalError(f"Could not index or search {directory}: {err}") from None
+    if as_json:
+        click.echo(json.dumps(result))
+    click.echo(beir_markdown(result), err=as_json)
+    flat = {f"{mode}.{k}": v for mode, scores in result["modes"].items() for k, v in scores.items()}
+    _exit_on_failures({"beir": flat}, thresholds)
+
+
+@click.command("eval")
+@click.argument("suites", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--backend", "backends", multiple=True, help="Backend to evaluate (repeatable).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="report",
+    show_default=True,
+    help="Folder for results.json, summary.md, report.html.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@click.option(
+    "--fail-under",
+    multiple=True,
+    metavar="METRIC=VALUE",
+    help="Exit 1 when a metric is below VALUE (repeatable).",
+)
+@click.option("--judge", default=None, metavar="BACKEND", help="LLM judge backend (optional).")
+@click.option(
+    "--beir",
+    "beir_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Retrieval-only benchmark on a BEIR dataset folder.",
+)
+@click.option(
+    "--squad",
+    "squad_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Evaluate on a SQuAD v1.1 JSON file.",
+)
+@click.option(
+    "--sample", type=int, default=100, show_default=True, help="SQuAD questions to sample (0: all)."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="SQuAD sampling seed.")
+@click.pass_context
+def eval_command(
+    ctx: click.Context,
+    suites: tuple[str, ...],
+    backends: tuple[str, ...],
+    out_dir: str,
+    as_json: bool,
+    fail_under: tuple[str, ...],
+    judge: str | None,
+    beir_dir: str | None,
+    squad_file: str | None,
+    sample: int,
+    seed: int,
+) -> None:
+    """Measure retrieval, answers, citations and refusals per backend."""
+    chosen = sum(bool(x) for x in (suites, beir_dir, squad_file))
+    if chosen != 1:
+        raise click.UsageError("Give suite files, or --beir DIR, or --squad FILE (one of them).")
+    if beir_dir:
+        _run_beir(ctx, beir_dir, as_json, fail_under)
+        return
+    from evals.suite import SuiteError, combine, load_suite
+    from rag.backends.registry import names
+
+    thresholds = parse_thresholds(fail_under, FIXED_METRICS)
+    settings = settings_from_context(ctx)
+    backends = backends or (settings.llm.backend,)
+    known = names()
+    for name in (*backends, *([judge] if judge else [])):
+        if name not in known:
+            raise click.UsageError(f"Unknown backend '{name}'. Known: {', '.join(known)}.")
+    if squad_file:
+        from evals.beir import cached_index_settings, ensure_index
+        from evals.squad import SquadError, load_squad
+
+        try:
+            squad = load_squad(squad_file, sample=sample, seed=seed)
+        except SquadError as err:
+            raise click.UsageError(str(err)) from None
+        index = cached_index_settings(
+            settings.index, "squad", Path(squad_file).stem, squad.fingerprint
+        )
+        try:
+            ensure_index(squad.documents, index, progress=sys.stderr.isatty())
+        except _index_errors() as err:
+            raise EvalError(f"Could not index {squad_file}: {err}") from None
+        settings = settings.model_copy(update={"index": index})
+        suite = squad.suite
+    else:
+        try:
+            suite = combine([load_suite(p) for p in suites])
+        except SuiteError as err:
+            raise click.UsageError(str(err)) from None
+        if suite.corpus:
+            corpus = _resolve_corpus(suite.corpus, suite.path)
+            settings = _suite_index(settings, corpus, sys.stderr.isatty())
+    report = _run_suite_backends(suite, settings, backends, judge)
+    _finish(report, Path(out_dir), as_json, thresholds)
