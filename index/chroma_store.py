@@ -172,6 +172,15 @@ class ChromaStore:
                 chunks.append(Chunk.from_metadata(chunk_id, text or "", meta or {}))
         return chunks
 
+    def embeddings(self, ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of `ids`, in the order asked (ids not stored are left out)."""
+        if not ids:
+            return np.zeros((0, 0), dtype=np.float32)
+        got = self._collection.get(ids=list(ids), include=["embeddings"])
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        rows = [by_id[i] for i in ids if i in by_id]
+        return np.asarray(rows, dtype=np.float32)
+
     def query(
         self, vector: np.ndarray, k: int, sources: Sequence[str] | None = None
     ) -> list[tuple[str, float]]:

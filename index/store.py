@@ -47,6 +47,10 @@ class ChunkIndex:
         """Every chunk of one document, by position."""
         return self.bm25.of_source(source)
 
+    def embeddings(self, ids: Sequence[str]) -> np.ndarray:
+        """Stored vectors of these chunks, in the order asked (for MMR and cosine fill-in)."""
+        return self.chroma.embeddings(ids)
+
     def dense_search(
         self, query_vec: np.ndarray, k: int, sources: Sequence[str] | None = None
     ) -> list[tuple[str, float]]:

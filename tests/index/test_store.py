@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.bm25_store import BM25Store
@@ -119,3 +120,14 @@ def test_bm25_store_round_trips_and_keeps_one_generation(tmp_path) -> None:
     assert loaded.search("run", k=2)[0][0] == "x"  # English stemming: run ~ running
     assert sum(1 for p in folder.iterdir() if p.is_dir()) == 1
     assert loaded.search("the", k=2) == []  # a stopword matches nothing
+
+
+def test_stored_embeddings_come_back_in_the_order_asked(built, index_settings) -> None:
+    """MMR and the cosine fill-in read stored vectors instead of re-embedding chunk texts."""
+    index, settings = open_index(index_settings), index_settings
+    chunks = index.chunks_of(index.sources()[0])[:3]
+    ids = [c.id for c in reversed(chunks)]
+    vecs = index.embeddings([*ids, "no-such-id"])
+    assert vecs.shape == (len(ids), get_embedder(settings).dim)
+    fresh = get_embedder(settings).embed_documents([c.text for c in reversed(chunks)])
+    np.testing.assert_allclose(vecs, fresh, atol=1e-4)
