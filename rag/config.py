@@ -119,10 +119,17 @@ class GroundingSettings(BaseModel):
     )
     abstain: bool = Field(True, description="Refuse when the documents do not hold the answer.")
     min_term_coverage: float = Field(
-        0.5, ge=0, le=1, description="Share of the question's key terms the context must hold."
+        0.35,
+        ge=0,
+        le=1,
+        description="IDF-weighted share of the question's key terms the context must hold.",
     )
     min_dense_score: float = Field(
-        0.35, ge=-1, le=1, description="Best cosine similarity below which the answer is refused."
+        0.2, ge=-1, le=1, description="Best cosine similarity below which the answer is refused."
+    )
+    abstain_on_unknown_names: bool = Field(
+        True,
+        description="Refuse when a name or number of the question never occurs in the corpus.",
     )
     confident_coverage: float = Field(
         0.8,

@@ -1,0 +1,168 @@
+"""Decide when the corpus does not hold the answer, from several signals.
+
+A similarity threshold alone does not separate real and unrelated questions on a small,
+single-topic corpus (every chunk is about the same agencies, so an unrelated question still
+finds a "nearest" chunk), so the decision combines:
+
+- names and numbers: a capitalised word or a number of the question that the corpus never
+  uses ("MI6", "North Korea", "2022") means the documents cannot be about it;
+- key-term coverage: the IDF-weighted share of the question's content terms (stemmed) that
+  appear in the retrieved chunks. Terms the corpus never uses weigh the most: "budget",
+  "World Cup", "Australia" are what make a question unanswerable here;
+- the best dense cosine and the best BM25 score of the hits;
+- after generation: whether any answer sentence is supported, and whether the model itself
+  wrote the abstention sentence.
+
+Thresholds live in settings.grounding (measured with tests/rag/test_abstain.py, which prints
+a confusion table over tests/rag/questions.yaml). This module does not retrieve or generate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rag.config import GroundingSettings
+from rag.grounding import GroundingResult, content_terms, name_terms
+from rag.types import Hit
+
+# Words that shape a question but say nothing about its topic.
+_QUESTION_WORDS = set(
+    content_terms(
+        "what which who whom whose when where why how many much did does do tell describe "
+        "explain mention mentioned according article document documents text say said says "
+        "give list name kind type happen happened had has have before after gone long ever "
+        "still currently now exactly really else"
+    )
+)
+
+
+class TermStats:
+    """Document frequencies of stemmed terms over the indexed chunks, for IDF weights."""
+
+    def __init__(self, chunk_texts: Iterable[str]) -> None:
+        self.df: Counter[str] = Counter()
+        self.n = 0
+        for text in chunk_texts:
+            self.n += 1
+            self.df.update(set(content_terms(text)))
+
+    def idf(self, term: str) -> float:
+        return math.log((self.n + 1) / (self.df.get(term, 0) + 1)) + 1.0
+
+
+@dataclass(frozen=True)
+class AbstainSignals:
+    coverage: float  # IDF-weighted share of key terms found in the hits, in [0, 1]
+    best_dense: float | None
+    best_bm25: float | None
+    missing_terms: tuple[str, ...] = ()
+    unknown_terms: tuple[str, ...] = ()  # terms the whole corpus never uses
+    missing_names: tuple[str, ...] = ()  # names/numbers of the question the corpus never uses
+
+    def to_json(self) -> dict:
+        return {
+            "coverage": round(self.coverage, 4),
+            "best_dense": self.best_dense,
+            "best_bm25": self.best_bm25,
+            "missing_terms": list(self.missing_terms),
+            "unknown_terms": list(self.unknown_terms),
+            "missing_names": list(self.missing_names),
+        }
+
+
+@dataclass(frozen=True)
+class AbstainDecision:
+    abstain: bool
+    reason: str | None
+    signals: AbstainSignals
+
+
+def key_terms(question: str) -> list[str]:
+    """The question's content terms, without question words, in order, unique."""
+    return list(dict.fromkeys(t for t in content_terms(question) if t not in _QUESTION_WORDS))
+
+
+def retrieval_signals(
+    question: str, hits: Sequence[Hit], stats: TermStats | None = None
+) -> AbstainSignals:
+    """Coverage of the question's key terms by the hits, and the hits' best scores."""
+    terms = key_terms(question)
+    found: set[str] = set()
+    for hit in hits:
+        found |= set(content_terms(hit.chunk.text + " " + hit.chunk.title))
+    weight = stats.idf if stats is not None else (lambda _t: 1.0)
+    total = sum(weight(t) for t in terms)
+    coverage = sum(weight(t) for t in terms if t in found) / total if total else 1.0
+    dense = [h.dense_score for h in hits if h.dense_score is not None]
+    bm25 = [h.bm25_score for h in hits if h.bm25_score is not None]
+    known = (lambda t: stats.df.get(t, 0) > 0) if stats is not None else (lambda t: t in found)
+    unknown = tuple(t for t in terms if not known(t))
+    missing_names = tuple(t for t in name_terms(question) if not known(t))
+    return AbstainSignals(
+        coverage=coverage,
+        best_dense=max(dense) if dense else None,
+        best_bm25=max(bm25) if bm25 else None,
+        missing_terms=tuple(t for t in terms if t not in found),
+        unknown_terms=unknown,
+        missing_names=missing_names,
+    )
+
+
+def should_abstain(
+    question: str,
+    hits: Sequence[Hit],
+    settings: GroundingSettings,
+    stats: TermStats | None = None,
+) -> AbstainDecision:
+    """Before generation: refuse when the retrieved chunks cannot hold the answer."""
+    signals = retrieval_signals(question, hits, stats)
+    if not settings.abstain:
+        return AbstainDecision(False, None, signals)
+    if not hits:
+        return AbstainDecision(True, "nothing was retrieved", signals)
+    if settings.abstain_on_unknown_names and signals.missing_names:
+        names = ", ".join(signals.missing_names[:5])
+        return AbstainDecision(True, f"names not in the documents: {names}", signals)
+    if signals.coverage < settings.min_term_coverage:
+        missing = ", ".join(signals.missing_terms[:5])
+        return AbstainDecision(
+            True,
+            f"key terms not in the documents ({missing}); coverage {signals.coverage:.2f}",
+            signals,
+        )
+    if (
+        signals.best_dense is not None
+        and signals.best_dense < settings.min_dense_score
+        and signals.coverage < settings.confident_coverage
+    ):
+        return AbstainDecision(
+            True,
+            f"best similarity {signals.best_dense:.2f} is low and coverage "
+            f"{signals.coverage:.2f} is partial",
+            signals,
+        )
+    return AbstainDecision(False, None, signals)
+
+
+def after_generation(
+    before: AbstainDecision, grounding: GroundingResult, settings: GroundingSettings
+) -> AbstainDecision:
+    """After generation: refuse when the model said so and the retrieval was not conclusive,
+    or when nothing at all could be supported."""
+    if not settings.abstain:
+        return before
+    signals = before.signals
+    supported = any(s.supported for s in grounding.sentences)
+    model_supported = supported and not grounding.fallback
+    if (
+        grounding.model_abstained
+        and not model_supported
+        and signals.coverage < settings.confident_coverage
+    ):
+        return AbstainDecision(True, "the model found no answer in the documents", signals)
+    if not grounding.citations and not supported:
+        return AbstainDecision(True, "no sentence of the answer is supported", signals)
+    return AbstainDecision(False, None, signals)

@@ -1,0 +1,351 @@
+"""Check a generated answer against the passages it was given: markers, support, spans.
+
+After generation: [n] markers ("[1]", "[1, 2]", "[1][2]") that do not match a passage are
+removed; the answer is split into sentences (index.sentences.split_sentences) and each one is
+scored against the text it cites. Lexical support is the share of the sentence's content words
+(stemmed, stopwords removed) found in the cited chunks; semantic support is the best cosine
+between the sentence and a sentence of the cited chunks (the embedder); combined =
+w * lexical + (1 - w) * semantic, supported when >= the threshold (settings.grounding) and
+every name and number of the sentence occurs in the cited text. A
+sentence without a marker is checked against every passage and, when supported, gets the best
+passage's marker. Each cited passage becomes one Citation whose span is the best-matching
+sentence(s) of the chunk, in document offsets. When no sentence is supported the answer is
+replaced by an extractive one (rag.extractive.best_sentences) with its citations.
+
+This module does not decide abstention (abstain.py) or call a model.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from index.sentences import split_sentences
+from index.types import Chunk
+from rag.backends.base import Passage
+from rag.config import GroundingSettings
+from rag.extractive import best_sentences, content_terms
+from rag.prompts import ABSTAIN_TEXT, looks_like_instruction
+from rag.types import Citation, SentenceCheck
+
+MARKER_RE = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+_MARKERS_AFTER_STOP_RE = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
+_WORD_RE = re.compile(r"\w+")
+_SPACES_RE = re.compile(r"[ \t]{2,}")
+FALLBACK_SENTENCES = 2
+
+
+_NAME_RE = re.compile(r"\b([A-Z][\w'’-]*|\w*\d\w*)")
+
+
+def name_terms(text: str) -> list[str]:
+    """Stemmed terms of the names and numbers in `text`: capitalised words that do not open
+    the text, and anything with a digit ("Who won the 2022 World Cup?" -> 2022, world, cup)."""
+    found = [m.group(1) for m in _NAME_RE.finditer(text.strip()) if m.start() > 0]
+    return list(dict.fromkeys(t for word in found for t in content_terms(word)))
+
+
+def parse_markers(text: str) -> list[int]:
+    """Every passage number cited in `text`, in order of appearance."""
+    return [int(n) for group in MARKER_RE.findall(text) for n in re.split(r"[,;]", group)]
+
+
+def strip_markers(text: str) -> str:
+    return _SPACES_RE.sub(" ", MARKER_RE.sub("", text)).replace(" .", ".").strip()
+
+
+def clean_markers(text: str, valid: set[int]) -> str:
+    """Drop marker numbers not in `valid`; rewrite groups as "[1][2]"; move them before the stop."""
+    text = _MARKERS_AFTER_STOP_RE.sub(lambda m: f" {m.group(2).strip()}{m.group(1)}", text)
+
+    def fix(match: re.Match[str]) -> str:
+        numbers = [int(n) for n in re.split(r"[,;]", match.group(1))]
+        kept = list(dict.fromkeys(n for n in numbers if n in valid))
+        return "".join(f"[{n}]" for n in kept)
+
+    cleaned = MARKER_RE.sub(fix, text)
+    return _SPACES_RE.sub(" ", cleaned).replace(" .", ".").replace(" ,", ",").strip()
+
+
+def is_abstention(text: str) -> bool:
+    """Whether `text` is (essentially) the fixed abstention sentence."""
+    norm = " ".join(strip_markers(text).lower().split()).rstrip(".")
+    target = ABSTAIN_TEXT.lower().rstrip(".")
+    return norm.startswith(target) or norm.startswith("i could not find")
+
+
+@dataclass(frozen=True)
+class GroundingResult:
+    text: str
+    citations: tuple[Citation, ...]
+    sentences: tuple[SentenceCheck, ...]
+    fallback: bool = False
+    model_abstained: bool = False  # the model wrote the abstention sentence
+
+
+@dataclass(frozen=True)
+class _Support:
+    combined: float
+    lexical: float
+    semantic: float
+    best_n: int  # passage with the best match
+    spans: dict[int, tuple[int, int]]  # passage n -> best chunk-relative sentence span
+    missing_names: tuple[str, ...] = ()  # names/numbers of the sentence the passages lack
+
+
+class SupportScorer:
+    """Scores sentences against chunks; caches each chunk's sentence spans and embeddings."""
+
+    def __init__(self, embedder=None, settings: GroundingSettings | None = None) -> None:
+        self.embedder = embedder
+        self.settings = settings or GroundingSettings()
+        self._cache: OrderedDict[str, tuple[list[tuple[int, int]], np.ndarray | None]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def _spans(self, chunk: Chunk) -> list[tuple[int, int]]:
+        # Injected instructions in a document never count as support for anything.
+        spans = [
+            (s, e)
+            for s, e in split_sentences(chunk.text)
+            if chunk.text[s:e].strip() and not looks_like_instruction(chunk.text[s:e])
+        ]
+        return spans or [(0, 0)]
+
+    def prepare(self, chunks: Sequence[Chunk], sentences: list[str]) -> list[np.ndarray | None]:
+        """Cache the chunks' sentences (one embedding batch for everything not cached yet)
+        and return the vectors of `sentences`."""
+        with self._lock:
+            todo = list({c.id: c for c in chunks if c.id not in self._cache}.values())
+        spans = {c.id: self._spans(c) for c in todo}
+        texts = [c.text[s:e] for c in todo for s, e in spans[c.id]] + sentences
+        vectors = None
+        if self.embedder is not None and texts:
+            vectors = np.asarray(self.embedder.embed_documents(texts))
+        offset = 0
+        with self._lock:
+            for chunk in todo:
+                n = len(spans[chunk.id])
+                chunk_vecs = vectors[offset : offset + n] if vectors is not None else None
+                self._cache[chunk.id] = (spans[chunk.id], chunk_vecs)
+                offset += n
+            while len(self._cache) > 2048:
+                self._cache.popitem(last=False)
+        if vectors is None:
+            return [None] * len(sentences)
+        return list(vectors[offset:])
+
+    def _chunk_sentences(self, chunk: Chunk) -> tuple[list[tuple[int, int]], np.ndarray | None]:
+        with self._lock:
+            cached = self._cache.get(chunk.id)
+        if cached is None:
+            self.prepare([chunk], [])
+            with self._lock:
+                cached = self._cache[chunk.id]
+        return cached
+
+    def _one(self, terms: set[str], vector: np.ndarray | None, chunk: Chunk):
+        """(covered terms, best cosine, best-matching sentence span) for one chunk."""
+        w = self.settings.lexical_weight
+        chunk_spans, vectors = self._chunk_sentences(chunk)
+        covered: set[str] = set()
+        best_value, best_sim, best_span = -1.0, 0.0, chunk_spans[0]
+        for i, (s, e) in enumerate(chunk_spans):
+            sentence_terms = terms & set(content_terms(chunk.text[s:e]))
+            covered |= sentence_terms
+            lex = len(sentence_terms) / len(terms) if terms else 0.0
+            sim = float(vectors[i] @ vector) if vectors is not None and vector is not None else 0.0
+            value = w * lex + (1 - w) * sim if vector is not None else lex
+            best_sim = max(best_sim, sim)
+            if value > best_value:
+                best_value, best_span = value, (s, e)
+        return covered, best_sim, best_span
+
+    def score(
+        self, sentence: str, vector: np.ndarray | None, passages: Sequence[Passage], *, pick: bool
+    ) -> _Support:
+        """Support of `sentence` by `passages` together (pick=False: the passages it cites) or
+        by the single best of them (pick=True: an unmarked sentence gets that one's marker)."""
+        terms = set(content_terms(sentence))
+        w = self.settings.lexical_weight
+        per = {p.n: self._one(terms, vector, p.chunk) for p in passages}
+
+        def verdict(covered: set[str], sim: float) -> tuple[float, float, float]:
+            lexical = len(covered) / len(terms) if terms else 0.0
+            semantic = sim if vector is not None else lexical
+            return w * lexical + (1 - w) * max(0.0, semantic), lexical, semantic
+
+        spans = {n: span for n, (_, _, span) in per.items()}
+        names = name_terms(sentence)
+        if pick:
+            scored = {n: verdict(cov, sim) for n, (cov, sim, _) in per.items()}
+            best_n = max(scored, key=lambda n: (scored[n][0], -n))
+            missing = tuple(t for t in names if t not in per[best_n][0])
+            return _Support(*scored[best_n], best_n, spans, missing)
+        covered = set().union(*(cov for cov, _, _ in per.values()))
+        best_sim = max(sim for _, sim, _ in per.values())
+        best_n = max(per, key=lambda n: (per[n][1], -n))
+        missing = tuple(t for t in names if t not in covered)
+        return _Support(*verdict(covered, best_sim), best_n, spans, missing)
+
+
+def _citation(passage: Passage, span: tuple[int, int]) -> Citation:
+    chunk = passage.chunk
+    s, e = span
+    return Citation(
+        n=passage.n,
+        source=chunk.source,
+        title=chunk.title,
+        chunk_id=chunk.id,
+        start=chunk.start + s,
+        end=chunk.start + e,
+        text=chunk.text[s:e],
+        chunk_text=chunk.text,
+        chunk_start=chunk.start,
+        page=chunk.page,
+        path=chunk.path,
+    )
+
+
+def _with_marker(sentence: str, n: int) -> str:
+    body = sentence.rstrip()
+    tail = ""
+    while body and body[-1] in ".!?\"'”":
+        tail = body[-1] + tail
+        body = body[:-1]
+    return f"{body.rstrip()} [{n}]{tail}"
+
+
+def _injected_terms(passages: Sequence[Passage]) -> set[str]:
+    """Terms that occur in the passages only inside instruction-like sentences."""
+    injected: set[str] = set()
+    normal: set[str] = set()
+    for passage in passages:
+        text = passage.chunk.text
+        for s, e in split_sentences(text):
+            target = injected if looks_like_instruction(text[s:e]) else normal
+            target.update(content_terms(text[s:e]))
+    return injected - normal
+
+
+def check_answer(
+    answer: str,
+    passages: Sequence[Passage],
+    scorer: SupportScorer,
+    *,
+    question: str = "",
+    fallback: bool = True,
+) -> GroundingResult:
+    """Validate markers, score each sentence, build citations; fall back when nothing holds."""
+    by_n = {p.n: p for p in passages}
+    text = clean_markers(answer, set(by_n))
+    model_abstained = is_abstention(text)
+    spans = [(s, e) for s, e in split_sentences(text) if _WORD_RE.search(text[s:e])]
+    pieces = [text[s:e].strip() for s, e in spans]
+    # A quoted injection ("Ignore your instructions...") is dropped from the answer, and so is
+    # a sentence that obeys one (it carries a name only an injected instruction contains).
+    injected = _injected_terms(passages)
+    pieces = [
+        p
+        for p in pieces
+        if not looks_like_instruction(p) and not injected.intersection(name_terms(p))
+    ]
+    claims = [i for i, p in enumerate(pieces) if not is_abstention(p)]
+    bare = [strip_markers(pieces[i]) for i in claims]
+    vectors = scorer.prepare([p.chunk for p in passages], bare)
+
+    checks: list[SentenceCheck] = []
+    cited_spans: dict[int, tuple[float, tuple[int, int]]] = {}
+    out = list(pieces)
+    threshold = scorer.settings.support_threshold
+    for i, sentence, vector in zip(claims, bare, vectors, strict=True):
+        markers = list(dict.fromkeys(parse_markers(pieces[i])))
+        targets = [by_n[n] for n in markers] if markers else list(passages)
+        if not targets:
+            checks.append(SentenceCheck(sentence, (), False, 0.0, 0.0, 0.0))
+            continue
+        support = scorer.score(sentence, vector, targets, pick=not markers)
+        # A name or number the cited text does not contain is an invention, whatever the score.
+        supported = support.combined >= threshold and not support.missing_names
+        if not markers and supported:
+            markers = [support.best_n]
+            out[i] = _with_marker(pieces[i], support.best_n)
+        for n in markers:  # each passage is shown at the span that best supports the answer
+            if n not in cited_spans or support.combined > cited_spans[n][0]:
+                cited_spans[n] = (support.combined, support.spans[n])
+        checks.append(
+            SentenceCheck(
+                sentence=sentence,
+                citations=tuple(markers),
+                supported=supported,
+                score=support.combined,
+                lexical=support.lexical,
+                semantic=support.semantic,
+            )
+        )
+
+    if fallback and passages and not any(c.supported for c in checks):
+        extractive = extractive_answer(question or answer, passages, scorer)
+        if extractive.citations:
+            return replace(extractive, model_abstained=model_abstained)
+
+    citations = tuple(_citation(by_n[n], span) for n, (_, span) in sorted(cited_spans.items()))
+    return GroundingResult(
+        text=" ".join(out).strip(),
+        citations=citations,
+        sentences=tuple(checks),
+        model_abstained=model_abstained,
+    )
+
+
+def extractive_answer(
+    question: str, passages: Sequence[Passage], scorer: SupportScorer, k: int = FALLBACK_SENTENCES
+) -> GroundingResult:
+    """The best supporting sentences of the passages, verbatim, each with its marker."""
+    by_n = {p.n: p for p in passages}
+    selected = [
+        sel
+        for sel in best_sentences(question, list(passages), k + 3, embedder=scorer.embedder)
+        if not looks_like_instruction(sel.text)
+    ][:k]
+    sentences, checks = [], []
+    cited: dict[int, tuple[int, int]] = {}
+    texts = [" ".join(sel.text.split()) for sel in selected]
+    vectors = scorer.prepare([p.chunk for p in passages], texts)
+    for sel, text, vector in zip(selected, texts, vectors, strict=True):
+        chunk = by_n[sel.n].chunk
+        cited.setdefault(sel.n, _chunk_relative(chunk, sel.start, sel.end, sel.text))
+        sentences.append(_with_marker(text, sel.n))
+        # Quotes are scored like any answer sentence (they score high, being verbatim).
+        support = scorer.score(text, vector, [by_n[sel.n]], pick=False)
+        checks.append(
+            SentenceCheck(
+                sentence=text,
+                citations=(sel.n,),
+                supported=support.combined >= scorer.settings.support_threshold
+                and not support.missing_names,
+                score=support.combined,
+                lexical=support.lexical,
+                semantic=support.semantic,
+            )
+        )
+    citations = tuple(_citation(by_n[n], span) for n, span in sorted(cited.items()))
+    return GroundingResult(
+        text=" ".join(sentences), citations=citations, sentences=tuple(checks), fallback=True
+    )
+
+
+def _chunk_relative(chunk: Chunk, start: int, end: int, text: str) -> tuple[int, int]:
+    """Offsets of a selected sentence inside the chunk (accepts chunk or document offsets)."""
+    if chunk.text[start:end] == text:
+        return start, end
+    if chunk.text[start - chunk.start : end - chunk.start] == text:
+        return start - chunk.start, end - chunk.start
+    found = chunk.text.find(text)
+    return (found, found + len(text)) if found >= 0 else (0, len(chunk.text))

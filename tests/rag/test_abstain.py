@@ -1,0 +1,156 @@
+"""Abstention: unit tests of the signals, and a measurement over the real corpus.
+
+`test_abstention_on_the_question_set` prints the confusion table of the pre-generation
+decision over tests/rag/questions.yaml (answerable vs unanswerable) with the default settings;
+run it with `pytest -s` to see it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from index.types import Chunk
+from rag.abstain import (
+    AbstainDecision,
+    AbstainSignals,
+    TermStats,
+    after_generation,
+    key_terms,
+    name_terms,
+    retrieval_signals,
+    should_abstain,
+)
+from rag.config import GroundingSettings
+from rag.grounding import GroundingResult
+from rag.types import Citation, Hit, SentenceCheck
+
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+QUESTIONS = yaml.safe_load((Path(__file__).parent / "questions.yaml").read_text())["questions"]
+TEXTS = [
+    "SVR Director Sergey Naryshkin spoke with CIA Director John Ratcliffe on Tuesday.",
+    "Russia has been accused of the SolarWinds breach and of election interference.",
+    "The CIA and SVR agreed to keep open lines of communication.",
+]
+
+
+def hit(text: str, dense: float = 0.5) -> Hit:
+    chunk = Chunk(id=text[:8], source="a.txt", title="", text=text, position=0, start=0,
+                  end=len(text), n_tokens=10)  # fmt: skip
+    return Hit(chunk=chunk, score=1.0, dense_score=dense, bm25_score=2.0)
+
+
+STATS = TermStats(TEXTS)
+HITS = [hit(t) for t in TEXTS]
+
+
+def test_question_words_are_not_key_terms():
+    assert key_terms("Who is the director of the SVR?") == ["director", "svr"]
+
+
+def test_names_and_numbers_are_found():
+    assert name_terms("Who won the 2022 World Cup?") == ["2022", "world", "cup"]
+    assert name_terms("What did Naryshkin say about North Korea?") == [
+        "naryshkin",
+        "north",
+        "korea",
+    ]
+    assert name_terms("who is the director of the svr?") == []
+
+
+def test_covered_question_is_answered():
+    decision = should_abstain("Who is the director of the SVR?", HITS, GroundingSettings(), STATS)
+    assert not decision.abstain
+    assert decision.signals.coverage == 1.0
+
+
+def test_question_about_an_unknown_name_is_refused():
+    decision = should_abstain("Who is the head of MI6?", HITS, GroundingSettings(), STATS)
+    assert decision.abstain and "mi6" in decision.reason
+
+
+def test_question_with_uncovered_key_terms_is_refused():
+    decision = should_abstain("What is the agency's annual budget?", HITS, GroundingSettings())
+    assert decision.abstain and "budget" in decision.reason
+    assert decision.signals.coverage < GroundingSettings().min_term_coverage
+
+
+def test_rare_terms_weigh_more_than_common_ones():
+    # "svr" is in every text here except one; "solarwinds" in one: missing the rare one hurts more
+    common_missing = retrieval_signals("SVR SolarWinds", [hit(TEXTS[1])], STATS).coverage
+    rare_missing = retrieval_signals("SVR SolarWinds", [hit(TEXTS[0])], STATS).coverage
+    assert common_missing > rare_missing
+
+
+def test_low_similarity_with_partial_coverage_is_refused():
+    settings = GroundingSettings()
+    hits = [hit(TEXTS[0], dense=0.05)]
+    decision = should_abstain("What did Ratcliffe eat on the flight?", hits, settings, STATS)
+    assert decision.abstain
+
+
+def test_no_hits_is_refused_and_abstain_off_never_refuses():
+    assert should_abstain("Who?", [], GroundingSettings()).abstain
+    off = GroundingSettings(abstain=False)
+    assert not should_abstain("Who is the head of MI6?", HITS, off, STATS).abstain
+
+
+def _grounded(supported: bool, model_abstained: bool, fallback: bool = False) -> GroundingResult:
+    cites = (Citation(1, "a.txt", "", "id", 0, 5, "x"),) if supported else ()
+    checks = (SentenceCheck("x", (1,), supported, 0.9 if supported else 0.1, 0.5, 0.5),)
+    return GroundingResult("x", cites, checks, fallback=fallback, model_abstained=model_abstained)
+
+
+def test_after_generation():
+    settings = GroundingSettings()
+    before = should_abstain("Who spoke with Naryshkin?", HITS[:1], settings, STATS)
+    partial = AbstainDecision(
+        False, None, AbstainSignals(coverage=0.5, best_dense=0.4, best_bm25=2.0)
+    )
+    # the model refused and retrieval was not conclusive: refuse
+    assert after_generation(partial, _grounded(True, True, fallback=True), settings).abstain
+    # the model refused but the key terms are all there: keep the quoted fallback
+    assert not after_generation(before, _grounded(True, True, fallback=True), settings).abstain
+    # nothing supported and nothing to quote: refuse
+    assert after_generation(before, _grounded(False, False), settings).abstain
+    assert not after_generation(before, _grounded(True, False), settings).abstain
+
+
+@pytest.mark.slow
+def test_abstention_on_the_question_set(tmp_path_factory):
+    from index.config import IndexSettings
+    from index.embedding import get_embedder
+    from index.pipeline import ingest
+    from index.store import open_index
+    from rag.config import RetrievalSettings
+    from rag.retrieval import build_retriever
+    from rag.rewrite import heuristic_rewrite
+    from rag.types import Message
+
+    settings = IndexSettings(data_dir=tmp_path_factory.mktemp("abstain") / "rag")
+    ingest([CORPUS], settings)
+    index = open_index(settings)
+    retriever = build_retriever(RetrievalSettings(), index, get_embedder(settings))
+    stats = TermStats(c.text for s in index.sources() for c in index.chunks_of(s))
+    grounding = GroundingSettings()
+    table = {(a, r): 0 for a in (True, False) for r in (True, False)}
+    wrong = []
+    for q in QUESTIONS:
+        history = [Message(m["role"], m["content"]) for m in q.get("history", [])]
+        query = heuristic_rewrite(q["question"], history)
+        decision = should_abstain(query, retriever.retrieve(query, 5), grounding, stats)
+        answerable = q["kind"] != "unanswerable"
+        table[(answerable, decision.abstain)] += 1
+        if answerable == decision.abstain:
+            wrong.append((q["id"], decision.reason, decision.signals.to_json()))
+    print("\nabstention (pre-generation), rows: truth, columns: decision")
+    print(f"{'':14}{'answered':>10}{'refused':>10}")
+    print(f"{'answerable':14}{table[(True, False)]:>10}{table[(True, True)]:>10}")
+    print(f"{'unanswerable':14}{table[(False, False)]:>10}{table[(False, True)]:>10}")
+    for item in wrong:
+        print("  wrong:", item)
+    answerable_total = table[(True, False)] + table[(True, True)]
+    assert table[(False, False)] == 0, wrong  # every unanswerable question is refused
+    assert table[(True, True)] <= answerable_total // 10, wrong  # at most 10% over-refusal
