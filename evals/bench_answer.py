@@ -1,0 +1,212 @@
+"""Answer figures for `rag bench`: time to first token and total, warm, and `rag ask` cold start.
+
+Warm: one `Assistant` over an index of the default corpus, the configured backend (llama-cpp
+by default) loaded by a first untimed question; then each eval-suite question is streamed and
+timed from the call to the first text piece and to the final Answer (the Answer's own
+`timings_ms` are reported beside the wall clock). Cold: `rag ask` run as a new process on the
+same index, wall time to exit. Answers are not scored here (`rag eval` does that).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evals.bench_retrieval import percentiles
+
+SUITES_DIR = Path(__file__).parent / "suites"
+
+
+def suite_questions(limit: int | None = None) -> list[str]:
+    """The single-question cases of evals/suites/*.yaml (the first turn of conversations)."""
+    from evals.suite import load_suite
+
+    questions: list[str] = []
+    for path in sorted(SUITES_DIR.glob("*.yaml")):
+        for case in load_suite(path).cases:
+            text = case.question or (case.turns[0].question if case.turns else None)
+            if text and not case.unanswerable:
+                questions.append(text)
+    return questions[:limit] if limit else questions
+
+
+def warm_answers(settings: Any, questions: Sequence[str]) -> dict[str, Any]:
+    """Stream each question through one warm Assistant; TTFT and total percentiles."""
+    from rag.assistant import Assistant
+    from rag.types import Answer
+
+    assistant = Assistant.from_settings(settings)
+    assistant.ask(questions[0])  # loads the model, the index, the embedder: not timed
+    first: list[float] = []
+    total: list[float] = []
+    reported_first: list[float] = []
+    errors: list[str] = []
+    tokens_in: list[int] = []
+    stages: dict[str, list[float]] = {}
+    for question in questions:
+        started = time.perf_counter()
+        seen_first = None
+        final: Answer | None = None
+        for item in assistant.stream(question):
+            if isinstance(item, Answer):
+                final = item
+            elif seen_first is None and item:
+                seen_first = time.perf_counter()
+        ended = time.perf_counter()
+        total.append((ended - started) * 1000)
+        first.append(((seen_first or ended) - started) * 1000)
+        if final is not None:
+            if final.error:
+                errors.append(final.error)
+            if "first_token" in final.timings_ms:
+                reported_first.append(final.timings_ms["first_token"])
+            tokens_in.append(final.tokens_in)
+            for stage, ms in final.timings_ms.items():
+                stages.setdefault(stage, []).append(ms)
+    return {
+        "backend": settings.llm.backend,
+        "questions": len(questions),
+        "first_token": percentiles(first),
+        "total": percentiles(total),
+        "first_token_reported": percentiles(reported_first) if reported_first else None,
+        "prompt_tokens_median": sorted(tokens_in)[len(tokens_in) // 2] if tokens_in else None,
+        # where the time goes, from the Answer's own timings (median ms per stage)
+        "stages_median_ms": {k: round(statistics.median(v), 1) for k, v in stages.items()},
+        "errors": errors[:3],
+    }
+
+
+def _rag_command() -> list[str]:
+    script = Path(sys.executable).parent / "rag"
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-c", "from rag.cli import main; main()"]
+
+
+def cold_start(data_dir: Path, question: str, runs: int = 1) -> dict[str, Any]:
+    """Wall time of `rag --data-dir DIR ask QUESTION` as a fresh process (median of runs)."""
+    env = dict(os.environ)
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        ANONYMIZED_TELEMETRY="False",
+        GRADIO_ANALYTICS_ENABLED="False",
+    )
+    samples = []
+    status = 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [*_rag_command(), "--data-dir", str(data_dir), "ask", question],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+            check=False,
+        )
+        samples.append(time.perf_counter() - started)
+        status = proc.returncode or status
+    samples.sort()
+    return {
+        "seconds": round(samples[len(samples) // 2], 2),
+        "runs": runs,
+        "exit_status": status,
+        "question": question,
+    }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _post_json(url: str, body: dict[str, Any], timeout: float) -> int:
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        response.read()
+        return int(response.status)
+
+
+def serve_peak_rss(data_dir: Path, questions: Sequence[str], backend: str) -> dict[str, Any]:
+    """Peak RSS of `rag serve` (process and children) while it answers questions over /v1.
+
+    The server binds 127.0.0.1 on a free port; RSS is sampled every 50 ms from start-up to
+    the last answer. The server is stopped at the end (SIGTERM, then SIGKILL).
+    """
+    import urllib.error
+    import urllib.request
+
+    import psutil
+
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
+               GRADIO_ANALYTICS_ENABLED="False")  # fmt: skip
+    env.pop("RAG_API_KEY", None)
+    cmd = [*_rag_command(), "--data-dir", str(data_dir), "serve", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0.0
+
+    def sample() -> None:
+        nonlocal peak
+        try:
+            parent = psutil.Process(proc.pid)
+            rss = sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
+            peak = max(peak, rss / 2**20)
+        except psutil.Error:
+            pass
+
+    base = f"http://127.0.0.1:{port}"
+    answered = 0
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            sample()
+            try:
+                with urllib.request.urlopen(f"{base}/v1/models", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.05)
+        else:
+            stderr = proc.stderr.read().decode()[-300:] if proc.poll() is not None else ""
+            raise RuntimeError(f"`rag serve` did not come up: {stderr or 'timed out'}")
+        import threading
+
+        done = threading.Event()
+
+        def sampler() -> None:
+            while not done.wait(0.05):
+                sample()
+
+        thread = threading.Thread(target=sampler, daemon=True)
+        thread.start()
+        for question in questions:
+            body = {"model": backend, "messages": [{"role": "user", "content": question}]}
+            if _post_json(f"{base}/v1/chat/completions", body, timeout=300) == 200:
+                answered += 1
+        done.set()
+        thread.join()
+        sample()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return {"peak_rss_mb": round(peak, 1), "questions": len(questions), "answered": answered}

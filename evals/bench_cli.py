@@ -1,0 +1,128 @@
+"""`rag bench [--json] [--out DIR] [--quick]`: measure speed and quality, print the figures.
+
+Parses options, runs `evals.bench.run_bench`, prints rich tables (progress goes to stderr)
+or, with --json, one JSON object on stdout; --out DIR also writes bench.json and bench.md.
+Bad input (a missing dataset folder, an unknown section) is a one-line usage error.
+The measurements themselves live in evals/bench*.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from evals.bench import SECTIONS
+from rag.cli import settings_from_context
+
+
+@click.command("bench")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write bench.json and bench.md into this folder.",
+)
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Small subsets: 100 SciFact docs, 15 queries, a 1k-chunk scale point, 3 answers.",
+)
+@click.option(
+    "--scifact",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="BEIR SciFact folder (default: ../shared/datasets/scifact beside the repo).",
+)
+@click.option(
+    "--squad",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="SQuAD v1.1 dev JSON used for the scale collection.",
+)
+@click.option(
+    "--corpus",
+    "corpus",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="Default corpus to index (repeatable; default: index.default_paths).",
+)
+@click.option("--scale-chunks", type=click.IntRange(100, 1_000_000), default=None,
+              help="Size of the large collection (default 100,000; quick 1,000).")  # fmt: skip
+@click.option("--reps", type=click.IntRange(1, 20), default=None,
+              help="Alternating repetitions against the peer (default 3; quick 2).")  # fmt: skip
+@click.option(
+    "--skip",
+    type=click.Choice(list(SECTIONS)),
+    multiple=True,
+    help="Leave a section out (repeatable; index includes retrieval on SciFact).",
+)
+@click.pass_context
+def bench_command(
+    ctx: click.Context,
+    as_json: bool,
+    out_dir: Path | None,
+    quick: bool,
+    scifact: Path | None,
+    squad: Path | None,
+    corpus: tuple[Path, ...],
+    scale_chunks: int | None,
+    reps: int | None,
+    skip: tuple[str, ...],
+) -> None:
+    """Measure indexing, retrieval quality and latency, answer speed, and the LangChain peer."""
+    from rich.console import Console
+
+    from evals.beir import BeirError
+    from evals.bench import BenchOptions, run_bench
+    from evals.bench_report import markdown, render
+
+    settings = settings_from_context(ctx)
+    given = {
+        "scifact": scifact,
+        "squad": squad,
+        "corpus": list(corpus) or None,
+        "scale_chunks": scale_chunks,
+        "reps": reps,
+        "skip": skip or None,
+    }
+    if quick:
+        options = BenchOptions.quick_defaults(**given)
+    else:
+        options = BenchOptions(**{k: v for k, v in given.items() if v is not None})
+    for name, path in (("--scifact", options.scifact), ("--squad", options.squad)):
+        needed = "scale" if name == "--squad" else None
+        if needed in options.skip:
+            continue
+        if not path.exists():
+            raise click.UsageError(f"{name}: {path} does not exist.")
+    for path in options.corpus:
+        if not path.exists():
+            raise click.UsageError(f"--corpus: {path} does not exist.")
+    err = Console(stderr=True)
+
+    def log(message: str) -> None:
+        err.print(f"[dim]bench:[/dim] {message}", highlight=False)
+
+    try:
+        # Libraries that print progress (the ONNX exporter) must not corrupt --json stdout.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run_bench(settings, options, log)
+    except BeirError as exc:
+        raise click.UsageError(f"--scifact: {exc}") from None
+    if out_dir is not None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+            (out_dir / "bench.md").write_text(markdown(result))
+        except OSError as exc:
+            raise click.ClickException(f"Could not write to {out_dir}: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        render(result, Console())

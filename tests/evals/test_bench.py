@@ -1,0 +1,170 @@
+"""`rag bench`: the quick run completes and reports every documented figure; bad input is clean.
+
+The quick run is the `make test` smoke test: a real subprocess, real models, real Chroma and
+the real LangChain peer, into a data dir under tmp_path. No timing is asserted, only that the
+figures exist and are sane (positive throughput, metrics within [0, 1], targets reported).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evals.bench import DEFAULT_SCIFACT, DEFAULT_SQUAD
+from evals.bench_report import targets
+from evals.bench_retrieval import describe, scale_documents
+from index.types import Document
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _rag(*args: str, cwd: Path, timeout: int = 1800) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        ANONYMIZED_TELEMETRY="False",
+        GRADIO_ANALYTICS_ENABLED="False",
+        TOKENIZERS_PARALLELISM="false",
+    )
+    env.pop("RAG_CONFIG", None)
+    script = Path(sys.executable).parent / "rag"
+    cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "rag.cli"]
+    return subprocess.run(
+        [*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _doc(source: str, text: str) -> Document:
+    return Document("", source, text, source, None, "txt", "")
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+@pytest.mark.skipif(not DEFAULT_SCIFACT.is_dir(), reason="the shared SciFact dataset is absent")
+def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
+    out_dir = tmp_path / "report"
+    proc = _rag(
+        "--data-dir",
+        str(tmp_path / "data"),
+        "bench",
+        "--quick",
+        "--json",
+        "--out",
+        str(out_dir),
+        "--corpus",
+        str(REPO / "corpus"),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["errors"] == {}, result["errors"]
+    assert result["quick"] is True
+
+    corpus = result["indexing"]["corpus"]
+    assert corpus["ours"]["documents"] == len(list((REPO / "corpus").glob("*.txt")))
+    for run in (corpus["ours"], corpus["peer"], result["indexing"]["scifact"]["ours"]):
+        assert run["docs_per_s"] > 0 and run["chunks_per_s"] > 0
+        assert set(run["timings_s"]) >= {"load"}
+        assert run["peak_rss_mb"] > 100  # a loaded embedding model at least
+    assert set(result["indexing"]["scifact"]["ours"]["timings_s"]) == {
+        "load",
+        "chunk",
+        "embed",
+        "store",
+    }
+    assert result["indexing"]["scifact"]["speedup_vs_peer"] > 0
+
+    quality = result["retrieval"]["quality"]
+    assert set(quality) == {"dense", "bm25", "hybrid", "peer"}
+    for mode in ("dense", "bm25", "hybrid"):
+        assert 0.3 < quality[mode]["ndcg_at_10"] <= 1.0  # relevant abstracts are found
+        assert 0 <= quality[mode]["recall_at_100"] <= 1.0
+    latency = result["retrieval"]["latency"]
+    for scale in ("scifact", "scale"):
+        for mode in ("dense", "bm25", "hybrid"):
+            assert 0 < latency[scale][mode]["p50_ms"] <= latency[scale][mode]["p95_ms"]
+    assert latency["scifact"]["vs_peer"]["peer_over_ours_p50"] > 0
+    assert result["scale"]["chunks"] >= 0.9 * result["scale"]["target_chunks"]
+    assert "chunks" in result["scale"]["what"]
+
+    backends = result["embedding"]["backends"]
+    assert "torch" in backends
+    assert "onnx" in backends, result["embedding"].get("onnx_error")
+    assert result["embedding"]["fastest_with_quality"] in backends
+
+    answer = result["answer"]
+    assert answer["warm"]["questions"] == 3
+    assert answer["warm"]["first_token"]["p50_ms"] <= answer["warm"]["total"]["p50_ms"]
+    assert answer["cold_start_rag_ask"]["exit_status"] == 0
+    assert answer["cold_start_rag_ask"]["seconds"] > 0
+    assert answer["serve"].get("answered") == 3, answer["serve"]
+    assert answer["serve"]["peak_rss_mb"] > 100
+
+    names = [t["target"] for t in result["targets"]]
+    assert len(names) == 6 and all(t["measured"] is not None for t in result["targets"])
+
+    assert json.loads((out_dir / "bench.json").read_text()) == result
+    md = (out_dir / "bench.md").read_text()
+    assert "## Targets (issue 6)" in md and "| hybrid |" in md
+    # the bench leaves no run folders behind, only its caches
+    leftovers = [p.name for p in (tmp_path / "data" / "bench").iterdir()]
+    assert not [n for n in leftovers if n.startswith("runs-")], leftovers
+
+
+def test_missing_dataset_is_a_one_line_error(tmp_path: Path) -> None:
+    proc = _rag(
+        "--data-dir",
+        str(tmp_path / "data"),
+        "bench",
+        "--quick",
+        "--scifact",
+        str(tmp_path / "nowhere"),
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "--scifact" in proc.stderr and "does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "data" / "bench").exists()  # nothing was started
+
+
+def test_scale_collection_reaches_its_target_with_distinct_texts() -> None:
+    sentences = [f"Sentence number {i} talks about topic {i * 7}." for i in range(6)]
+    bases = {
+        "squad": [_doc("a", " ".join(sentences)), _doc("b", " ".join(reversed(sentences)))],
+        "scifact": [_doc("c", " ".join(sentences[:4]))],
+    }
+    docs, counts = scale_documents(bases, target_chunks=40, chunk_tokens=256, overlap=40)
+    assert len(docs) == 40  # each short document is one chunk
+    assert counts == {"squad": 2, "scifact": 1, "variants": 37}
+    assert len({d.text for d in docs}) == len(docs)
+    assert len({d.source for d in docs}) == len(docs)
+    assert all(d.source.startswith(("squad/", "scifact/", "variant/")) for d in docs)
+    text = describe(counts, 40)
+    assert "2 squad + 1 scifact + 37 generated variants" in text and "40 chunks" in text
+
+
+def test_unmeasured_targets_are_not_reported_as_met() -> None:
+    rows = targets({"quick": False, "retrieval": {"quality": {"hybrid": {"ndcg_at_10": 0.7}}}})
+    by_name = {r["target"]: r for r in rows}
+    assert by_name["SciFact nDCG@10, default (hybrid) retrieval"]["met"] is False
+    assert all(r["met"] is None for r in rows if r["measured"] is None)
+    small = {"chunks": 2000, "hybrid": {"p50_ms": 5.0}}
+    rows = targets({"quick": True, "retrieval": {"latency": {"scale": small}}})
+    scale = next(r for r in rows if "100k" in r["target"])
+    assert scale["measured"] == 5.0 and scale["met"] is None  # 2,000 chunks is not ~100k
+
+
+@pytest.mark.skipif(not DEFAULT_SQUAD.is_file(), reason="the shared SQuAD file is absent")
+def test_squad_paragraphs_are_all_read() -> None:
+    from evals.bench_retrieval import squad_paragraphs
+
+    docs = squad_paragraphs(DEFAULT_SQUAD)
+    assert len(docs) == 2067
+    assert all(d.text.strip() for d in docs)
