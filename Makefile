@@ -12,7 +12,7 @@ export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install browser lint format clean
+.PHONY: run test install browser lint format clean eval-gate
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,21 @@ format: install
 
 test: install browser lint
 	$(BIN)/pytest
+	$(MAKE) eval-gate
+
+# The repo's eval suite with the extractive and the default backend; thresholds sit just under
+# what they reach (see the README's Evals section), so a regression fails CI.
+EVAL_GATE := \
+	extractive:hit_at_5=0.94 extractive:mrr=0.86 extractive:answer_accuracy=0.76 \
+	extractive:citation_precision=0.87 extractive:groundedness=0.97 \
+	extractive:abstention_precision=0.78 extractive:abstention_recall=0.78 \
+	llama-cpp:hit_at_5=0.94 llama-cpp:answer_accuracy=0.43 llama-cpp:citation_precision=0.65 \
+	llama-cpp:groundedness=0.75 llama-cpp:abstention_precision=0.65 \
+	llama-cpp:abstention_recall=0.72
+
+eval-gate: install
+	$(BIN)/rag eval evals/suites/corpus.yaml --backend extractive --backend llama-cpp \
+		--out report/eval $(addprefix --fail-under ,$(EVAL_GATE))
 
 clean:
 	rm -rf .rag report .pytest_cache
