@@ -10,6 +10,8 @@ This module does not pick the backend to use (the assistant does, from settings)
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
@@ -34,6 +36,24 @@ def register(name: str, backend_cls: type) -> None:
 def unregister(name: str) -> None:
     with _lock:
         _registered.pop(name, None)
+
+
+@contextmanager
+def override(name: str, backend_cls: type) -> Iterator[None]:
+    """Register `backend_cls` as `name` for the duration of a block, then restore what was
+    there before (the built-in backend, or nothing). For tests and temporary plugins."""
+    _discover()
+    with _lock:
+        previous = _registered.get(name)
+        _registered[name] = backend_cls
+    try:
+        yield
+    finally:
+        with _lock:
+            if previous is None:
+                _registered.pop(name, None)
+            else:
+                _registered[name] = previous
 
 
 def _discover() -> None:

@@ -256,8 +256,7 @@ def test_backends_are_cached_by_name_and_options(assistant):
 
 
 def test_openai_options_give_a_settings_copy(assistant):
-    registry.register("openai", ScriptedBackend)
-    try:
+    with registry.override("openai", ScriptedBackend):
         ScriptedBackend.replies = ["SVR Director Sergey Naryshkin [1]."]
         answer = assistant.ask(
             "Who is the director of the SVR?",
@@ -271,8 +270,7 @@ def test_openai_options_give_a_settings_copy(assistant):
         assert assistant.settings.llm.openai.model == "default"  # the original is untouched
         bad = assistant.ask("Who?", backend="openai", backend_options={"colour": "red"})
         assert bad.error and "colour" in bad.error
-    finally:
-        registry.unregister("openai")
+    assert registry.backend_class("openai").__name__ == "OpenAIBackend"  # the real one is back
 
 
 def test_missing_index_is_a_clear_message(tmp_path):

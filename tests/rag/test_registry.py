@@ -131,3 +131,13 @@ def test_rag_backends_bad_setting_is_one_line(env) -> None:
     result = CliRunner().invoke(cli, ["backends"], obj={})
     assert result.exit_code == 2
     assert "Traceback" not in result.output and "timeout" in result.output
+
+
+def test_override_restores_the_builtin_backend() -> None:
+    """A test or plugin that stands in for a built-in backend must not remove it for good."""
+    with registry.override("openai", ShoutBackend):
+        assert registry.backend_class("openai") is ShoutBackend
+    assert registry.backend_class("openai").__name__ == "OpenAIBackend"
+    with registry.override("brand-new", ShoutBackend):
+        assert "brand-new" in registry.names()
+    assert "brand-new" not in registry.names()
