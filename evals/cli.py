@@ -19,19 +19,11 @@ from typing import Any
 
 import click
 
+from evals.metrics import QUALITY_METRICS
 from rag.cli import settings_from_context
 
 FIXED_METRICS = (
-    "hit_at_5",
-    "recall_at_5",
-    "mrr",
-    "answer_accuracy",
-    "token_f1",
-    "citation_precision",
-    "citation_validity",
-    "groundedness",
-    "abstention_precision",
-    "abstention_recall",
+    *QUALITY_METRICS,
     "latency_ms_p50",
     "latency_ms_p95",
     "judge_faithfulness",

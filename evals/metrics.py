@@ -17,6 +17,20 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 
+# Metrics on a 0-1 scale, in the order reports show them.
+QUALITY_METRICS = (
+    "hit_at_5",
+    "recall_at_5",
+    "mrr",
+    "answer_accuracy",
+    "token_f1",
+    "citation_precision",
+    "citation_validity",
+    "groundedness",
+    "abstention_precision",
+    "abstention_recall",
+)
+
 
 def dedupe(items: Iterable[str]) -> list[str]:
     """Items in first-seen order without repeats (chunk hits -> ranked documents)."""

@@ -17,21 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evals.metrics import QUALITY_METRICS
 from evals.runner import STAGES, BackendRun
-
-# Metrics on a 0-1 scale, in the order reports show them.
-QUALITY_METRICS = (
-    "hit_at_5",
-    "recall_at_5",
-    "mrr",
-    "answer_accuracy",
-    "token_f1",
-    "citation_precision",
-    "citation_validity",
-    "groundedness",
-    "abstention_precision",
-    "abstention_recall",
-)
 
 
 def report_json(suite_name: str, runs: Sequence[BackendRun]) -> dict[str, Any]:
