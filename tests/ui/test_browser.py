@@ -108,6 +108,25 @@ def test_example_question_and_follow_up_use_the_conversation(page):
     assert "Ratcliffe" not in fresh.inner_text()
 
 
+def test_two_users_have_their_own_conversations(page, browser, rag_server):
+    """A second browser session does not see, or inherit, the first one's conversation."""
+    ask(page, "Who is the director of the SVR?")
+    other_context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        other = other_context.new_page()
+        other.set_default_timeout(60_000)
+        other.goto(rag_server.url)
+        other.wait_for_selector("#index-status .rag-index-status")
+        assert other.locator("#chat .rag-meta").count() == 0  # starts empty
+        alone = ask(other, "Who did he speak with?")
+        assert "Ratcliffe" not in alone.inner_text()  # no history from the first user
+        follow_up = ask(page, "Who did he speak with?")
+        assert "Ratcliffe" in follow_up.inner_text()  # the first user's history is intact
+        assert page.locator("#chat .rag-meta").count() == 2
+    finally:
+        other_context.close()
+
+
 def test_out_of_corpus_question_shows_the_abstention(page):
     bubble = ask(page, "Who won the 2022 World Cup?")
     assert bubble.locator(".rag-abstain").count() == 1
