@@ -44,12 +44,11 @@ def _check_consistent(item: Turn | Case) -> None:
         )
 
 
-class Turn(BaseModel):
-    """One question and what a correct reply must show."""
+class _Expectations(BaseModel):
+    """What a correct reply must show: shared by a conversation turn and a one-question case."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    question: str = Field(description="What the user asks.")
     answers: list[str] = Field(
         default_factory=list, description="Correct if any appears in the answer (ignoring case)."
     )
@@ -59,7 +58,7 @@ class Turn(BaseModel):
     )
     unanswerable: bool = Field(False, description="Correct only if the assistant abstains.")
 
-    @field_validator("question")
+    @field_validator("question", check_fields=False)
     @classmethod
     def _question_text(cls, value: str | None) -> str | None:
         return _not_blank(value)
@@ -68,6 +67,12 @@ class Turn(BaseModel):
     @classmethod
     def _items_text(cls, value: list[str]) -> list[str]:
         return _no_blanks(value)
+
+
+class Turn(_Expectations):
+    """One question and what a correct reply must show."""
+
+    question: str = Field(description="What the user asks.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Turn:
@@ -75,29 +80,13 @@ class Turn(BaseModel):
         return self
 
 
-class Case(BaseModel):
+class Case(_Expectations):
     """A single question (`question` ...) or a conversation (`turns`)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: str = Field(description="Unique within the suite; names the case in reports.")
     type: CaseType | None = Field(None, description="What the case exercises (for reports).")
     question: str | None = None
-    answers: list[str] = Field(default_factory=list)
-    reference: str | None = None
-    sources: list[str] = Field(default_factory=list)
-    unanswerable: bool = False
     turns: list[Turn] | None = None
-
-    @field_validator("question")
-    @classmethod
-    def _question_text(cls, value: str | None) -> str | None:
-        return _not_blank(value)
-
-    @field_validator("answers", "sources")
-    @classmethod
-    def _items_text(cls, value: list[str]) -> list[str]:
-        return _no_blanks(value)
 
     @field_validator("id", mode="before")
     @classmethod
