@@ -49,4 +49,48 @@ def index_settings(data_dir: Path):
     return IndexSettings(data_dir=data_dir)
 
 
+# ---------------------------------------------------------------- figures printed at the end
+# Reliability and benchmark tests report figures (runs, mismatches, matrices, latencies) with
+# the `figures` fixture; they are printed in one block after the test summary, so they show in
+# `make test` output even though pytest captures test output.
+_FIGURES: list[tuple[str, list[str]]] = []
+
+
+class Figures:
+    """Collects the lines one test wants printed under a heading at the end of the run."""
+
+    def __init__(self, heading: str) -> None:
+        self.lines: list[str] = []
+        _FIGURES.append((heading, self.lines))
+
+    def add(self, line: str = "") -> None:
+        self.lines.append(line)
+
+    def table(self, header: list[str], rows: list[list[object]]) -> None:
+        """Add a plain-text table with columns padded to their widest cell."""
+        cells = [header] + [[str(c) for c in row] for row in rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+        for n, row in enumerate(cells):
+            self.add("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+            if n == 0:
+                self.add("  ".join("-" * w for w in widths))
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Figures:
+    """Figures for this test, printed under its name at the end of the run."""
+    return Figures(request.node.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    printed = [(heading, lines) for heading, lines in _FIGURES if lines]
+    if not printed:
+        return
+    terminalreporter.section("figures")
+    for heading, lines in printed:
+        terminalreporter.write_line(heading)
+        for line in lines:
+            terminalreporter.write_line(f"    {line}")
+
+
 # ---------------------------------------------------------------- (others: add fixtures below)
