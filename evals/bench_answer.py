@@ -36,10 +36,52 @@ def suite_questions(limit: int | None = None) -> list[str]:
     return questions[:limit] if limit else questions
 
 
+def _model_counters(assistant: Any) -> dict[str, float] | None:
+    """The backend's llama.cpp perf counters (prompt tokens really processed), if it has them."""
+    try:
+        backend = assistant.backend()
+    except Exception:
+        return None
+    read = getattr(backend, "perf_counters", None)
+    return read() if callable(read) else None
+
+
+def _stream_timed(assistant: Any, question: str) -> tuple[float, float, Any, dict[str, float]]:
+    """(ms to first piece, ms to the Answer, the Answer, llama.cpp counter deltas)."""
+    from rag.types import Answer
+
+    before = _model_counters(assistant) or {}
+    started = time.perf_counter()
+    seen_first = None
+    final: Answer | None = None
+    for item in assistant.stream(question):
+        if isinstance(item, Answer):
+            final = item
+        elif seen_first is None and item:
+            seen_first = time.perf_counter()
+    ended = time.perf_counter()
+    after = _model_counters(assistant) or {}
+    delta = {k: after[k] - before.get(k, 0) for k in after}
+    first = ((seen_first or ended) - started) * 1000
+    return first, (ended - started) * 1000, final, delta
+
+
+def _prompt_figures(deltas: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """Median prompt tokens the model processed per answer (a reused prefix is not) and tok/s."""
+    used = [d for d in deltas if d.get("prompt_tokens")]
+    if not used:
+        return {}
+    tokens = [d["prompt_tokens"] for d in used]
+    ms = sum(d["prompt_ms"] for d in used)
+    return {
+        "model_prompt_tokens_median": statistics.median(tokens),
+        "model_prompt_tok_per_s": round(sum(tokens) / ms * 1000, 1) if ms else None,
+    }
+
+
 def warm_answers(settings: Any, questions: Sequence[str]) -> dict[str, Any]:
     """Stream each question through one warm Assistant; TTFT and total percentiles."""
     from rag.assistant import Assistant
-    from rag.types import Answer
 
     assistant = Assistant.from_settings(settings)
     assistant.ask(questions[0])  # loads the model, the index, the embedder: not timed
@@ -48,19 +90,13 @@ def warm_answers(settings: Any, questions: Sequence[str]) -> dict[str, Any]:
     reported_first: list[float] = []
     errors: list[str] = []
     tokens_in: list[int] = []
+    deltas: list[dict[str, float]] = []
     stages: dict[str, list[float]] = {}
     for question in questions:
-        started = time.perf_counter()
-        seen_first = None
-        final: Answer | None = None
-        for item in assistant.stream(question):
-            if isinstance(item, Answer):
-                final = item
-            elif seen_first is None and item:
-                seen_first = time.perf_counter()
-        ended = time.perf_counter()
-        total.append((ended - started) * 1000)
-        first.append(((seen_first or ended) - started) * 1000)
+        ms_first, ms_total, final, delta = _stream_timed(assistant, question)
+        first.append(ms_first)
+        total.append(ms_total)
+        deltas.append(delta)
         if final is not None:
             if final.error:
                 errors.append(final.error)
@@ -76,10 +112,46 @@ def warm_answers(settings: Any, questions: Sequence[str]) -> dict[str, Any]:
         "total": percentiles(total),
         "first_token_reported": percentiles(reported_first) if reported_first else None,
         "prompt_tokens_median": sorted(tokens_in)[len(tokens_in) // 2] if tokens_in else None,
+        **_prompt_figures(deltas),
         # where the time goes, from the Answer's own timings (median ms per stage)
         "stages_median_ms": {k: round(statistics.median(v), 1) for k, v in stages.items()},
         "errors": errors[:3],
     }
+
+
+def context_budget_sweep(
+    settings: Any, questions: Sequence[str], budgets: Sequence[int]
+) -> list[dict[str, Any]]:
+    """TTFT and total per llama-cpp `context_tokens` budget, measured in one process.
+
+    The budgets share one loaded model and alternate question by question, so a busy machine
+    disturbs them alike. 0 is the whole-passage context. Quality is not scored here.
+    """
+    from rag.assistant import Assistant
+
+    assistants = []
+    for budget in budgets:
+        cfg = settings.llm.llama_cpp.model_copy(update={"context_tokens": budget})
+        llm = settings.llm.model_copy(update={"llama_cpp": cfg, "backend": "llama-cpp"})
+        assistant = Assistant.from_settings(settings.model_copy(update={"llm": llm}))
+        assistant.ask(questions[0])  # warm: not timed
+        assistants.append(assistant)
+    samples: list[dict[str, list]] = [{"first": [], "total": [], "deltas": []} for _ in budgets]
+    for question in questions:
+        for assistant, sample in zip(assistants, samples, strict=True):
+            ms_first, ms_total, _final, delta = _stream_timed(assistant, question)
+            sample["first"].append(ms_first)
+            sample["total"].append(ms_total)
+            sample["deltas"].append(delta)
+    return [
+        {
+            "context_tokens": budget,
+            "first_token": percentiles(sample["first"]),
+            "total": percentiles(sample["total"]),
+            **_prompt_figures(sample["deltas"]),
+        }
+        for budget, sample in zip(budgets, samples, strict=True)
+    ]
 
 
 def _rag_command() -> list[str]:

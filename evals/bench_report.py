@@ -43,8 +43,32 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         met = None if value is None else (value >= limit if op == ">=" else value <= limit)
         if "subset" in note or ("100k" in name and (scale_chunks or 0) < 50_000):
             met = None  # measured, but not at the size the target is about
-        out.append({"target": name, "goal": goal, "measured": value, "met": met, "note": note})
+        out.append(
+            {
+                "target": name,
+                "goal": goal,
+                "measured": value,
+                "met": met,
+                "margin": _margin(value, op, limit, goal),
+                "note": note,
+            }
+        )
     return out
+
+
+def _margin(value: float | None, op: str, limit: float, goal: str) -> str | None:
+    """How far the measured value is from the limit, e.g. 'missed by 3.1 ms (21%)'."""
+    if value is None:
+        return None
+    gap = (value - limit) if op == "<=" else (limit - value)  # > 0: on the wrong side
+    unit = goal.split()[-1]
+    unit = "" if unit[0].isdigit() else unit if unit in ("ms", "MB") else ""
+    if op == ">=" and goal.endswith("x"):
+        unit = "x"
+    size = f"{abs(gap):,.0f}" if abs(gap) >= 100 else f"{abs(gap):.3g}"
+    amount = f"{size}{' ' + unit if unit and unit != 'x' else unit}"
+    share = f" ({abs(gap) / limit:.0%})" if limit else ""
+    return f"missed by {amount}{share}" if gap > 0 else f"met by {amount}{share}"
 
 
 def _fmt(value: Any) -> str:
@@ -134,10 +158,11 @@ def tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[Sequence[A
         out.append((title, ["measure", "p50 ms", "p95 ms"], rows))
     rows = [
         (t["target"], t["goal"], t["measured"], {True: "yes", False: "NO", None: "–"}[t["met"]],
-         t["note"].strip())
+         t.get("margin") or "", t["note"].strip())
         for t in result.get("targets", [])
     ]  # fmt: skip
-    out.append(("Targets (issue 6)", ["target", "goal", "measured", "met", "note"], rows))
+    header = ["target", "goal", "measured", "met", "margin", "note"]
+    out.append(("Targets (issue 6)", header, rows))
     return out
 
 

@@ -43,8 +43,9 @@ class BM25Store:
         self._chunks: dict[str, Chunk] = {c.id: c for c in chunks}
         self._order: list[str] = list(self._chunks)
         self._retriever: bm25s.BM25 | None = None
-        self._sources: np.ndarray = np.array([], dtype=object)
         self._grouped: dict[str, list[Chunk]] | None = None
+        self._sorted_sources: list[str] | None = None
+        self._rows: dict[str, np.ndarray] | None = None  # source -> its rows in index order
 
     # ---------------------------------------------------------------- reading
 
@@ -72,7 +73,6 @@ class BM25Store:
             store._retriever = bm25s.BM25.load(
                 str(generation), load_vocab=True, show_progress=False
             )
-            store._index_sources()
         return store
 
     @property
@@ -89,7 +89,9 @@ class BM25Store:
         return (self._chunks[i] for i in self._order)
 
     def sources(self) -> list[str]:
-        return sorted(self._by_source())
+        if self._sorted_sources is None:  # asked per filtered query: kept until a change
+            self._sorted_sources = sorted(self._by_source())
+        return list(self._sorted_sources)
 
     def of_source(self, source: str) -> list[Chunk]:
         """The chunks of one source, by position."""
@@ -120,7 +122,12 @@ class BM25Store:
             return []
         scores = np.asarray(self._retriever.get_scores_from_ids(token_ids), dtype=np.float64)
         if sources:
-            scores = np.where(np.isin(self._sources, list(sources)), scores, 0.0)
+            keep = np.zeros(len(scores), dtype=bool)
+            rows = self._source_rows()
+            for source in sources:
+                if source in rows:
+                    keep[rows[source]] = True
+            scores = np.where(keep, scores, 0.0)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
@@ -138,6 +145,8 @@ class BM25Store:
         self._order = list(self._chunks)
         self._retriever = None
         self._grouped = None
+        self._sorted_sources = None
+        self._rows = None
 
     def save(self) -> None:
         """Rebuild the BM25 index and write a new generation atomically."""
@@ -158,15 +167,20 @@ class BM25Store:
             retriever.index(tokens, show_progress=False)
             retriever.save(str(tmp), show_progress=False)
             self._retriever = retriever
-            self._index_sources()
         os.replace(tmp, self.folder / name)
         pointer = self.folder / f".{_CURRENT}.tmp"
         pointer.write_text(name + "\n", encoding="utf-8")
         os.replace(pointer, self.folder / _CURRENT)
         self._remove_old_generations(keep=name)
 
-    def _index_sources(self) -> None:
-        self._sources = np.array([self._chunks[i].source for i in self._order], dtype=object)
+    def _source_rows(self) -> dict[str, np.ndarray]:
+        """Row numbers (index order) of each source's chunks, built once per generation."""
+        if self._rows is None:
+            rows: dict[str, list[int]] = {}
+            for row, chunk_id in enumerate(self._order):
+                rows.setdefault(self._chunks[chunk_id].source, []).append(row)
+            self._rows = {s: np.asarray(r, dtype=np.int64) for s, r in rows.items()}
+        return self._rows
 
     def _remove_old_generations(self, keep: str) -> None:
         for entry in self.folder.iterdir():

@@ -36,7 +36,7 @@ class IndexMismatchError(RuntimeError):
 def recorded_settings(settings: IndexSettings, dimension: int = 0) -> dict[str, Any]:
     """What an index built with these settings records about itself."""
     return {
-        "embedding_model": embedder_name(settings.embedding_model),
+        "embedding_model": embedder_name(settings.embedding_model, settings.embedding_backend),
         "dimension": dimension,
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap": settings.chunk_overlap,
@@ -184,14 +184,17 @@ class ChromaStore:
     def query(
         self, vector: np.ndarray, k: int, sources: Sequence[str] | None = None
     ) -> list[tuple[str, float]]:
-        """Best-first (chunk id, cosine similarity)."""
-        n = min(k, self.count())
-        if n <= 0:
+        """Best-first (chunk id, cosine similarity).
+
+        Chroma returns fewer than k results when it holds fewer (also when empty), so no
+        `count()` round-trip is spent per query.
+        """
+        if k <= 0:
             return []
         where = {"source": {"$in": list(sources)}} if sources else None
         result = self._collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=n,
+            n_results=k,
             where=where,
             include=["distances"],
         )

@@ -32,8 +32,17 @@ class IndexSettings(BaseModel):
             "or a path to a local sentence-transformers model folder."
         ),
     )
-    embedding_backend: Literal["torch", "onnx"] = Field(
-        "torch", description="sentence-transformers backend used to run the embedding model."
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description=(
+            "How the embedding model runs: 'torch' (sentence-transformers), 'onnx' (a local "
+            "ONNX export on ONNX Runtime) or 'onnx-int8' (the same, int8-quantized). "
+            "Changing it requires `rag index --rebuild`."
+        ),
+    )
+    embedding_cache_dir: Path | None = Field(
+        None,
+        description="Folder for the exported ONNX models (default: data_dir/models).",
     )
     embedding_batch_size: int = Field(64, ge=1, description="Texts embedded per batch.")
     chunk_tokens: int = Field(

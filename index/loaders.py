@@ -3,7 +3,9 @@
 `load_file(path, source, max_bytes)` returns the text as extracted, before cleaning. A bad
 file (empty, too large, binary, undecodable, corrupt, encrypted, unreadable, an unsupported
 type) raises `LoadError`, whose message is the one-line reason shown to the user; nothing
-else escapes for a bad file. This module does not clean, chunk or walk folders.
+else escapes for a bad file. Merely unusual text is read, not refused: a few stray NUL bytes
+are dropped, and UTF-8 mixed with Latin-1/cp1252 bytes decodes each part correctly.
+This module does not clean, chunk or walk folders.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ def load_file(path: Path, source: str, max_bytes: int) -> RawDocument:
         if kind == "html":
             if _looks_binary(data):
                 raise LoadError("binary file with a text extension")
-            text, title = html_to_text(data)
+            text, title = html_to_text(data.replace(b"\x00", b""))
             return RawDocument(str(path), source, text, kind, title_hint=title)
         if kind == "pdf":
             text, pages, title = _pdf_text(data)
@@ -192,27 +194,59 @@ def decode_text(data: bytes) -> str:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            text = _detect_charset(data)
-    if "\x00" in text or _control_ratio(text[:65536]) > 0.1:
+            text = _decode_mixed(data) or _detect_charset(data)
+    text = text.replace("\x00", "")  # a few stray NULs (more make `_looks_binary` refuse)
+    if _control_ratio(text[:65536]) > 0.1:
         raise LoadError("binary file with a text extension")
     if not text.strip():
         raise LoadError("empty file (only whitespace)")
     return text
 
 
+_MAX_NUL_SHARE = 0.01  # a few stray NUL bytes in an exported text are dropped; more: binary
+
+
 def _looks_binary(data: bytes) -> bool:
-    """NUL bytes or many control characters: not text, whatever the file name says."""
+    """Many NUL bytes or control characters: not text, whatever the file name says."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return False
-    head = data[:65536]
+    if data.count(0) > _MAX_NUL_SHARE * len(data):
+        return True
+    head = data[:65536].replace(b"\x00", b"")
     controls = sum(1 for byte in head if (byte < 32 and byte not in b"\t\n\r\f\v") or byte == 127)
-    return b"\x00" in data or controls / len(head) > 0.1
+    return controls / max(len(head), 1) > 0.1
 
 
 def _control_ratio(text: str) -> float:
     if not text:
         return 0.0
     return len(_CONTROL.findall(text)) / len(text)
+
+
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
+def _cp1252_for_bad_bytes(err: UnicodeError) -> tuple[str, int]:
+    if not isinstance(err, UnicodeDecodeError):
+        raise err
+    return err.object[err.start : err.end].decode("cp1252", errors="replace"), err.end
+
+
+codecs.register_error("ragchat-cp1252", _cp1252_for_bad_bytes)
+
+
+def _decode_mixed(data: bytes) -> str | None:
+    """UTF-8 with stray Latin-1/cp1252 bytes (files pasted together), each part decoded right.
+
+    None when the bytes show no UTF-8 (a file in one legacy encoding: detection does better).
+    """
+    valid = len(_UTF8_MULTIBYTE.findall(data))
+    invalid = data.decode("utf-8", errors="replace").count("\ufffd")
+    if valid == 0 or valid < invalid:
+        return None
+    return data.decode("utf-8", errors="ragchat-cp1252")
 
 
 def _detect_charset(data: bytes) -> str:

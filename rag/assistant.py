@@ -330,6 +330,7 @@ class Assistant:
             context_window=chat.context_window,
             max_answer_tokens=self.settings.llm.max_tokens,
             system_prompt=system_prompt(self.prompt_variant),
+            context_tokens=getattr(chat, "context_tokens", None),  # a compact-context backend
         )
         messages = build_messages(
             prompt_question, packed.passages, packed.history, variant=self.prompt_variant

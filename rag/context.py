@@ -6,17 +6,24 @@ counts are approximate). History gets at most `history_share` of what is left an
 oldest-first, whole turns only; chunks are added in rank order, whole chunks only. Nothing
 is cut silently: `ContextInfo` records what was used and which chunk ids were dropped.
 
+A backend may ask for a compact context (`context_tokens`: a small local model reads its
+prompt at a few hundred tokens/s, so every passage token delays the first answer token). The
+documents then hold only the sentences most relevant to the question
+(`rag.extractive.best_sentences`), each passage one contiguous span of its chunk, so that
+`chunk.text == document[start:end]` still holds and citations keep exact document offsets.
+
 This module does not retrieve, build the final messages (prompts.py) or call a model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from index.types import Chunk
 from rag.backends.base import Passage
-from rag.prompts import format_document, format_question
+from rag.prompts import format_document, format_question, looks_like_instruction
 from rag.types import ContextInfo, Hit, Message
 
 # Tokens each chat turn costs beyond its text (role markers of the chat template).
@@ -66,6 +73,67 @@ def trim_history(history: Sequence[Message], budget: int) -> tuple[tuple[Message
     return tuple(kept), used
 
 
+def _span(chunk: Chunk, start: int, end: int) -> Chunk:
+    """The part of `chunk` between document offsets `start` and `end`, as a chunk of its own.
+
+    It keeps the chunk's id (citations point at the retrieved chunk) and its metadata.
+    """
+    text = chunk.text[start - chunk.start : end - chunk.start]
+    return replace(chunk, text=text, start=start, end=end, n_tokens=count_tokens(text))
+
+
+def _passage_cost(passage: Passage) -> int:
+    return count_tokens(format_document(passage)) + 2  # blank line between documents
+
+
+def compact_passages(
+    passages: Sequence[Passage], question: str, budget: int
+) -> tuple[tuple[Passage, ...], tuple[str, ...]]:
+    """Passages cut down to their sentences most relevant to `question`, within `budget`.
+
+    Sentences are taken best first (rag.extractive scoring); each passage becomes the one
+    contiguous span of its chunk that covers its chosen sentences, and a sentence whose span
+    would not fit is skipped. Passages keep the retriever's order and are renumbered 1..n;
+    chunks with no chosen sentence are returned as dropped ids. When no sentence shares a word
+    with the question, the chunks' opening sentences are used in rank order instead. Sentences
+    that read as instructions to the model are never picked.
+    """
+    from index.sentences import split_sentences
+    from rag.extractive import best_sentences
+
+    ranked = sorted(passages, key=lambda p: p.n)
+    # A sentence addressed to the model (an injection) can support nothing: never pick it.
+    picks = [
+        (s.n, s.start, s.end)
+        for s in best_sentences(question, ranked, k=10**6, min_relative_score=0.0)
+        if not looks_like_instruction(s.text)
+    ]
+    if not picks:  # nothing shares a term: the leading sentences, best-ranked chunk first
+        for p in ranked:
+            picks += [
+                (p.n, p.chunk.start + a, p.chunk.start + b)
+                for a, b in split_sentences(p.chunk.text)[:2]
+            ]
+    by_n = {p.n: p for p in ranked}
+    spans: dict[int, tuple[int, int]] = {}
+    costs: dict[int, int] = {}
+    used = 0
+    for n, start, end in picks:
+        old = spans.get(n)
+        span = (start, end) if old is None else (min(old[0], start), max(old[1], end))
+        if span == old:
+            continue
+        cost = _passage_cost(Passage(n, _span(by_n[n].chunk, *span)))
+        if used - costs.get(n, 0) + cost > budget:
+            continue
+        spans[n] = span
+        used += cost - costs.get(n, 0)
+        costs[n] = cost
+    kept = [Passage(i + 1, _span(by_n[n].chunk, *spans[n])) for i, n in enumerate(sorted(spans))]
+    dropped = tuple(p.chunk.id for p in ranked if p.n not in spans)
+    return tuple(kept), dropped
+
+
 def pack_context(
     hits: Sequence[Hit],
     question: str,
@@ -75,8 +143,13 @@ def pack_context(
     max_answer_tokens: int,
     system_prompt: str,
     history_share: float = 0.25,
+    context_tokens: int | None = None,
 ) -> PackedContext:
-    """Number `hits` in rank order and keep what fits; report the rest as dropped."""
+    """Number `hits` in rank order and keep what fits; report the rest as dropped.
+
+    With `context_tokens`, the documents get at most that many tokens and are cut down to
+    their most relevant sentences (compact_passages) instead of being dropped whole.
+    """
     fixed = (
         count_tokens(system_prompt)
         + count_tokens(format_question(question))
@@ -88,18 +161,35 @@ def pack_context(
     kept_history, history_tokens = trim_history(history, int(budget * history_share))
     remaining = budget - history_tokens
 
-    passages: list[Passage] = []
-    dropped: list[str] = []
-    doc_tokens = 0
+    unique: list[Hit] = []
     seen: set[str] = set()
     for hit in hits:
-        if hit.chunk.id in seen:
-            continue
-        seen.add(hit.chunk.id)
+        if hit.chunk.id not in seen:
+            seen.add(hit.chunk.id)
+            unique.append(hit)
+
+    if context_tokens is not None:
+        budget = min(budget, history_tokens + context_tokens)
+        candidates = [Passage(i + 1, hit.chunk) for i, hit in enumerate(unique)]
+        limit = min(remaining, context_tokens)
+        kept, dropped = compact_passages(candidates, question, limit)
+        info = ContextInfo(
+            chunks_used=len(kept),
+            tokens_used=sum(_passage_cost(p) for p in kept) + history_tokens,
+            token_budget=budget,
+            dropped_chunk_ids=dropped,
+            history_turns_used=len(kept_history),
+        )
+        return PackedContext(passages=kept, history=kept_history, info=info)
+
+    passages: list[Passage] = []
+    dropped_ids: list[str] = []
+    doc_tokens = 0
+    for hit in unique:
         candidate = Passage(n=len(passages) + 1, chunk=hit.chunk)
-        cost = count_tokens(format_document(candidate)) + 2  # blank line between documents
+        cost = _passage_cost(candidate)
         if doc_tokens + cost > remaining:
-            dropped.append(hit.chunk.id)
+            dropped_ids.append(hit.chunk.id)
             continue
         passages.append(candidate)
         doc_tokens += cost
@@ -108,7 +198,7 @@ def pack_context(
         chunks_used=len(passages),
         tokens_used=doc_tokens + history_tokens,
         token_budget=budget,
-        dropped_chunk_ids=tuple(dropped),
+        dropped_chunk_ids=tuple(dropped_ids),
         history_turns_used=len(kept_history),
     )
     return PackedContext(passages=tuple(passages), history=kept_history, info=info)

@@ -12,6 +12,12 @@ passage's marker. Each cited passage becomes one Citation whose span is the best
 sentence(s) of the chunk, in document offsets. When no sentence is supported the answer is
 replaced by an extractive one (rag.extractive.best_sentences) with its citations.
 
+Hostile input (issue 7): before any of that the answer is made plain text (rag.sanitize: no
+markup, hidden characters, markdown images/links or links that no ordinary passage sentence
+holds), and a sentence that quotes an injected instruction or only repeats what one says
+("KUMQUAT.") is dropped. Instruction-like passage sentences (rag.sanitize.looks_hostile) never
+count as support and are never quoted by the fallback.
+
 This module does not decide abstention (abstain.py) or call a model.
 """
 
@@ -30,7 +36,8 @@ from index.types import Chunk
 from rag.backends.base import Passage
 from rag.config import GroundingSettings
 from rag.extractive import best_sentences, content_terms
-from rag.prompts import ABSTAIN_TEXT, looks_like_instruction
+from rag.prompts import ABSTAIN_TEXT
+from rag.sanitize import allowed_urls, clean_answer, looks_hostile, strip_invisible
 from rag.types import Citation, SentenceCheck
 
 MARKER_RE = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
@@ -114,7 +121,7 @@ class SupportScorer:
         spans = [
             (s, e)
             for s, e in split_sentences(chunk.text)
-            if chunk.text[s:e].strip() and not looks_like_instruction(chunk.text[s:e])
+            if chunk.text[s:e].strip() and not looks_hostile(chunk.text[s:e])
         ]
         return spans or [(0, 0)]
 
@@ -222,16 +229,29 @@ def _with_marker(sentence: str, n: int) -> str:
     return f"{body.rstrip()} [{n}]{tail}"
 
 
-def _injected_terms(passages: Sequence[Passage]) -> set[str]:
-    """Terms that occur in the passages only inside instruction-like sentences."""
+def _hostile_profile(passages: Sequence[Passage]) -> tuple[set[str], set[str]]:
+    """Terms that occur in the passages only inside instruction-like sentences, and the web
+    links of their ordinary sentences (the only links an answer may repeat)."""
     injected: set[str] = set()
     normal: set[str] = set()
+    ordinary: list[str] = []
     for passage in passages:
         text = passage.chunk.text
         for s, e in split_sentences(text):
-            target = injected if looks_like_instruction(text[s:e]) else normal
-            target.update(content_terms(text[s:e]))
-    return injected - normal
+            hostile = looks_hostile(text[s:e])
+            (injected if hostile else normal).update(content_terms(strip_invisible(text[s:e])))
+            if not hostile:
+                ordinary.append(text[s:e])
+    return injected - normal, allowed_urls(ordinary)
+
+
+def _obeys(sentence: str, injected: set[str]) -> bool:
+    """Whether `sentence` repeats what only an injected instruction says: one of its names,
+    or mostly its words ("KUMQUAT.", "I cannot help with that request.")."""
+    if injected.intersection(name_terms(sentence)):
+        return True
+    terms = set(content_terms(strip_markers(sentence)))
+    return bool(terms) and len(terms & injected) >= 0.5 * len(terms)
 
 
 def check_answer(
@@ -244,18 +264,15 @@ def check_answer(
 ) -> GroundingResult:
     """Validate markers, score each sentence, build citations; fall back when nothing holds."""
     by_n = {p.n: p for p in passages}
-    text = clean_markers(answer, set(by_n))
+    injected, links = _hostile_profile(passages)
+    # Markup, hidden characters and links no ordinary passage sentence holds are never shown.
+    text = clean_markers(clean_answer(answer, links), set(by_n))
     model_abstained = is_abstention(text)
     spans = [(s, e) for s, e in split_sentences(text) if _WORD_RE.search(text[s:e])]
     pieces = [text[s:e].strip() for s, e in spans]
     # A quoted injection ("Ignore your instructions...") is dropped from the answer, and so is
-    # a sentence that obeys one (it carries a name only an injected instruction contains).
-    injected = _injected_terms(passages)
-    pieces = [
-        p
-        for p in pieces
-        if not looks_like_instruction(p) and not injected.intersection(name_terms(p))
-    ]
+    # a sentence that obeys one (it carries a name, or mostly words, only an injection has).
+    pieces = [p for p in pieces if not looks_hostile(p) and not _obeys(p, injected)]
     claims = [i for i, p in enumerate(pieces) if not is_abstention(p)]
     bare = [strip_markers(pieces[i]) for i in claims]
     vectors = scorer.prepare([p.chunk for p in passages], bare)
@@ -309,14 +326,16 @@ def extractive_answer(
 ) -> GroundingResult:
     """The best supporting sentences of the passages, verbatim, each with its marker."""
     by_n = {p.n: p for p in passages}
-    selected = [
-        sel
-        for sel in best_sentences(question, list(passages), k + 3, embedder=scorer.embedder)
-        if not looks_like_instruction(sel.text)
-    ][:k]
+    _, links = _hostile_profile(passages)
+    selected, texts = [], []
+    for sel in best_sentences(question, list(passages), k + 3, embedder=scorer.embedder):
+        # Quotes are plain text too: a sentence that is only markup has nothing to say.
+        text = " ".join(clean_answer(strip_markers(sel.text), links).split())
+        if text and _WORD_RE.search(text) and not looks_hostile(sel.text) and len(texts) < k:
+            selected.append(sel)
+            texts.append(text)
     sentences, checks = [], []
     cited: dict[int, tuple[int, int]] = {}
-    texts = [" ".join(sel.text.split()) for sel in selected]
     vectors = scorer.prepare([p.chunk for p in passages], texts)
     for sel, text, vector in zip(selected, texts, vectors, strict=True):
         chunk = by_n[sel.n].chunk

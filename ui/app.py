@@ -114,9 +114,13 @@ class ChatHandlers:
             return
         limit = self.settings.server.max_question_chars
         if len(question) > limit:
-            gr.Warning(f"The question is {len(question)} characters long; the limit is {limit}.")
-            yield conv.display, question, render.sources_html(conv.last), conv
-            return
+            # An error (not a warning) so API clients of the web app (gradio_client) get the
+            # reason too; nothing is lost, the question stays in the text box.
+            raise gr.Error(
+                f"The question is {len(question)} characters long; the limit is {limit}. "
+                "Shorten it and ask again.",
+                print_exception=False,
+            )
         options = None
         if backend == "openai":
             options = {k: v.strip() for k, v in (("base_url", base_url), ("model", model)) if v}
@@ -268,8 +272,9 @@ def build_blocks(settings: Settings, assistant: Any) -> gr.Blocks:
 
         chat_inputs = [question, conv, backend, base_url, model, top_k, hybrid, source_filter]
         chat_outputs = [chatbot, question, sources, conv]
-        ask.click(h.respond, chat_inputs, chat_outputs)
-        question.submit(h.respond, chat_inputs, chat_outputs)
+        # "/chat" is the named endpoint for gradio_client (the load and fault tests use it)
+        ask.click(h.respond, chat_inputs, chat_outputs, api_name="chat")
+        question.submit(h.respond, chat_inputs, chat_outputs, api_name="chat_submit")
         clear.click(h.clear, None, chat_outputs, queue=False)
         chatbot.clear(h.clear, None, chat_outputs, queue=False)  # the chat's own trash button
         backend.change(lambda b: gr.update(visible=b == "openai"), backend, openai_row)

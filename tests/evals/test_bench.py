@@ -154,6 +154,7 @@ def test_unmeasured_targets_are_not_reported_as_met() -> None:
     rows = targets({"quick": False, "retrieval": {"quality": {"hybrid": {"ndcg_at_10": 0.7}}}})
     by_name = {r["target"]: r for r in rows}
     assert by_name["SciFact nDCG@10, default (hybrid) retrieval"]["met"] is False
+    assert by_name["SciFact nDCG@10, default (hybrid) retrieval"]["margin"] == "missed by 0.02 (3%)"
     assert all(r["met"] is None for r in rows if r["measured"] is None)
     small = {"chunks": 2000, "hybrid": {"p50_ms": 5.0}}
     rows = targets({"quick": True, "retrieval": {"latency": {"scale": small}}})
@@ -168,3 +169,72 @@ def test_squad_paragraphs_are_all_read() -> None:
     docs = squad_paragraphs(DEFAULT_SQUAD)
     assert len(docs) == 2067
     assert all(d.text.strip() for d in docs)
+
+
+class _HashEmbedder:
+    """Deterministic unit vectors per text (a fake model for the builder's unit test)."""
+
+    name = "hash-test"
+    dim = 16
+
+    def embed_documents(self, texts):  # type: ignore[no-untyped-def]
+        import hashlib
+
+        import numpy as np
+
+        rows = []
+        for t in texts:
+            seed = int(hashlib.sha256(t.encode()).hexdigest()[:12], 16)
+            v = np.random.default_rng(seed).standard_normal(self.dim)
+            rows.append(v / np.linalg.norm(v))
+        return np.asarray(rows, dtype=np.float32)
+
+    def embed_query(self, text: str):  # type: ignore[no-untyped-def]
+        return self.embed_documents([text])[0]
+
+
+def test_variant_vectors_keep_the_measured_cosine_to_their_document() -> None:
+    import numpy as np
+
+    from evals.bench_retrieval import VARIANT_COSINE, variant_vectors
+
+    rng = np.random.default_rng(7)
+    bases = rng.standard_normal((200, 384)).astype(np.float32)
+    bases /= np.linalg.norm(bases, axis=1, keepdims=True)
+    out = variant_vectors(bases, rng)
+    cos = (out * bases).sum(axis=1)
+    assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    low, high = VARIANT_COSINE
+    assert cos.min() >= low - 1e-5 and cos.max() <= high + 1e-5
+    assert cos.std() > 0.01  # spread over the range, not one fixed angle
+
+
+def test_scale_collection_is_written_through_the_product_store(index_settings) -> None:
+    """Real Chroma and bm25s: every chunk is searchable; variants sit next to their document."""
+    import numpy as np
+
+    from evals.bench_retrieval import build_scale_index, describe, scale_documents
+    from index.store import open_index
+
+    words = ["apple", "boat", "cloud", "drum", "eagle", "forest", "garden", "harbor"]
+    sentences = [f"The {w} story number {i} is told here." for i, w in enumerate(words)]
+    bases = {"squad": [_doc("p1", " ".join(sentences[:5])), _doc("p2", " ".join(sentences[3:]))]}
+    docs, counts = scale_documents(bases, target_chunks=12, chunk_tokens=256, overlap=40)
+    made = build_scale_index(docs, index_settings, _HashEmbedder())
+    assert made == {"embedded_chunks": 2, "derived_chunks": 10}
+
+    index = open_index(index_settings)
+    assert index.count() == index.chroma.count() == 12
+    assert len(index.sources()) == len(docs)
+    variant = next(d for d in docs if d.source.startswith("variant/"))
+    hits = index.bm25_search(variant.text, k=1)
+    assert index.get([hits[0][0]])[0].text == variant.text  # variants are real text for BM25
+    real = index.chunks_of("squad/p1")[0]
+    query = _HashEmbedder().embed_query(real.text)
+    found = index.dense_search(query, k=12)
+    assert found[0][0] == real.id and found[0][1] == pytest.approx(1.0, abs=1e-4)
+    near = {index.get([i])[0].source for i, score in found if score > 0.8}
+    assert all(s == "squad/p1" or s.endswith("/squad/p1") for s in near)
+    assert len(near) > 1  # the document's variants are its near neighbours
+    assert np.isfinite([s for _, s in found]).all()
+    assert "derived vectors" in describe(counts, 12, made["derived_chunks"])

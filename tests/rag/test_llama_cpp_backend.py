@@ -95,3 +95,44 @@ def test_prompt_longer_than_the_context_is_a_backend_error() -> None:
     backend = backend_with(n_ctx=512)
     with pytest.raises(BackendError, match="context window"):
         complete(backend, ask("intelligence " * 2000))
+
+
+def test_context_tokens_setting_reaches_the_backend() -> None:
+    assert backend_with(context_tokens=150).context_tokens == 150
+    assert backend_with(context_tokens=0).context_tokens is None  # 0: whole passages
+    assert LlamaCppBackend.from_settings(Settings()).context_tokens is not None  # compact default
+
+
+@pytest.mark.slow
+def test_the_system_prompt_is_not_processed_again_for_the_next_question(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rag.prompts import system_prompt
+
+    backend = backend_with(n_ctx=1536)
+    llm, _lock = llama_cpp._load(
+        backend.model_path, backend.n_ctx, backend.n_threads, backend.n_ubatch, backend.flash_attn
+    )
+    evaluated: list[int] = []
+    real_eval = llm.eval
+
+    def counting_eval(tokens):  # type: ignore[no-untyped-def]
+        evaluated.append(len(tokens))
+        return real_eval(tokens)
+
+    monkeypatch.setattr(llm, "eval", counting_eval)
+    system = Message("system", system_prompt())
+    prompt_tokens = []
+    for question in ("Where is the CIA based?", "Who leads the SVR in Moscow today?"):
+        evaluated.clear()
+        request = ChatRequest(
+            messages=(system, Message("user", question)),
+            question=question,
+            max_tokens=4,
+            temperature=0.0,
+        )
+        complete(backend, request)
+        prompt_tokens.append(evaluated[0])  # the first eval is the prompt, then 1 per token
+    system_tokens = len(llm.tokenize(system.content.encode(), add_bos=False, special=True))
+    # the second question re-reads only its own turn, not the system prompt before it
+    assert prompt_tokens[1] < prompt_tokens[0] - system_tokens + 8

@@ -23,6 +23,7 @@ from rag.retrieval import (
     RetrievalError,
     Retriever,
     build_retriever,
+    convex_fuse,
     rrf_fuse,
 )
 from rag.retrieval import stages as stages_module
@@ -151,7 +152,9 @@ def test_rrf_fuses_first_and_third_ranks():
 
 
 def test_hybrid_hits_keep_both_halves_scores_and_ranks(scripted, embedder):
-    hybrid = HybridRetriever(DenseRetriever(scripted, embedder), BM25Retriever(scripted), rrf_k=60)
+    hybrid = HybridRetriever(
+        DenseRetriever(scripted, embedder), BM25Retriever(scripted), rrf_k=60, fusion="rrf"
+    )
     hits = {h.chunk.id: h for h in hybrid.retrieve("passage", 4)}
     d1 = hits["a.txt#1"]
     assert d1.score == pytest.approx(1 / 61 + 1 / 63)
@@ -169,13 +172,51 @@ def test_weights_change_the_fused_order(scripted, embedder):
         rrf_k=1,
         dense_weight=1.0,
         bm25_weight=3.0,
+        fusion="rrf",
     )
     hits = favour_bm25.retrieve("passage", 4)
     assert ids(hits) == ["a.txt#3", "a.txt#1", "a.txt#4", "a.txt#2"]
     assert hits[0].score == pytest.approx(1 / 4 + 3 / 2)
-    equal = HybridRetriever(DenseRetriever(scripted, embedder), BM25Retriever(scripted), rrf_k=1)
+    equal = HybridRetriever(
+        DenseRetriever(scripted, embedder), BM25Retriever(scripted), rrf_k=1, fusion="rrf"
+    )
     # d1 and d3 tie at 1/2 + 1/4: the one with the better best rank (dense 1st) comes first
     assert ids(equal.retrieve("passage", 4))[:2] == ["a.txt#1", "a.txt#3"]
+
+
+def test_convex_fusion_scales_each_half_by_its_best_score():
+    fused = dict(convex_fuse([([("x", 0.8), ("y", 0.4)], 3.0), ([("y", 10.0), ("z", 5.0)], 1.0)]))
+    # dense scaled: x 1, y 0.5 (floor 0.5); BM25 scaled: y 1, z 0.5 (floor 0.5)
+    assert fused["x"] == pytest.approx((3 * 1.0 + 1 * 0.5) / 4)
+    assert fused["y"] == pytest.approx((3 * 0.5 + 1 * 1.0) / 4)
+    assert fused["z"] == pytest.approx((3 * 0.5 + 1 * 0.5) / 4)
+    assert list(fused) == ["x", "y", "z"]
+
+
+def test_convex_fusion_breaks_ties_by_best_rank_and_ignores_negative_scores():
+    fused = convex_fuse([([("a", 0.5), ("b", -0.2)], 1.0), ([("b", 2.0), ("a", 1.0)], 1.0)])
+    # a: (1 + 0.5) / 2; b: (0 + 1) / 2 -- a negative cosine counts as 0
+    assert fused == [("a", pytest.approx(0.75)), ("b", pytest.approx(0.5))]
+    tie = convex_fuse([([("p", 1.0), ("q", 0.5)], 1.0), ([("q", 4.0), ("p", 2.0)], 1.0)])
+    assert [cid for cid, _ in tie] == ["p", "q"]  # equal 0.75: p was first in the first half
+
+
+def test_convex_is_the_default_fusion_and_rrf_still_selectable(scripted, embedder):
+    assert RetrievalSettings().fusion == "convex"
+    # dense d1 .9, d2 .8, d3 .7 -> 1, 8/9, 7/9; BM25 d3 12, d4 9, d1 5 -> 1, 3/4, 5/12
+    settings = RetrievalSettings(dense_weight=2.0)
+    hits = build_retriever(settings, scripted, embedder).retrieve("passage", 4)
+    assert ids(hits) == ["a.txt#3", "a.txt#1", "a.txt#4", "a.txt#2"]
+    assert hits[0].score == pytest.approx((2 * 7 / 9 + 1) / 3)
+    assert hits[2].score == pytest.approx((2 * 7 / 9 + 3 / 4) / 3)
+    assert hits[3].score == pytest.approx((2 * 8 / 9 + 5 / 12) / 3)
+    rrf = build_retriever(settings.model_copy(update={"fusion": "rrf"}), scripted, embedder)
+    assert ids(rrf.retrieve("passage", 4)) == ["a.txt#1", "a.txt#3", "a.txt#2", "a.txt#4"]
+
+
+def test_an_unknown_fusion_is_a_clear_error(scripted, embedder):
+    with pytest.raises(RetrievalError, match="fusion"):
+        HybridRetriever(DenseRetriever(scripted, embedder), None, fusion="sum")
 
 
 def test_fused_list_is_cut_to_k(scripted, embedder):

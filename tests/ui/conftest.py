@@ -70,10 +70,14 @@ class ServerProcess:
                 self.proc.wait()
 
 
-def start_server(data_dir: Path, *args: str, **env: str) -> ServerProcess:
-    """`rag serve --port 0 ARGS` on 127.0.0.1; returns once it printed its URL."""
+def start_server(
+    data_dir: Path, *args: str, host: str | None = "127.0.0.1", **env: str
+) -> ServerProcess:
+    """`rag serve --port 0 ARGS` on `host` (None: no --host, the default address); returns
+    once it printed its URL."""
+    where = ["--host", host] if host is not None else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--host", "127.0.0.1", "--port", "0", *args],
+        [sys.executable, "-m", "rag.cli", "serve", *where, "--port", "0", *args],
         env=offline_env(RAG_DATA_DIR=str(data_dir), **env),
         cwd=ROOT,
         stdout=subprocess.PIPE,

