@@ -203,7 +203,7 @@ def _run_beir(ctx, directory: str, as_json: bool, fail_under: tuple[str, ...]) -
         with _progress(n_queries * len(MODES), "beir") as bar:
             result = run_beir(directory, settings, progress=True, on_query=bar.update)
     except BeirError as err:
-        raise click.UsageError(str(err)) from None
+        raise EvalError(str(err)) from None
     except _index_errors() as err:
         raise EvalError(f"Could not index or search {directory}: {err}") from None
     if as_json:
@@ -288,7 +288,7 @@ def eval_command(
         try:
             squad = load_squad(squad_file, sample=sample, seed=seed)
         except SquadError as err:
-            raise click.UsageError(str(err)) from None
+            raise EvalError(str(err)) from None
         index = cached_index_settings(
             settings.index, "squad", Path(squad_file).stem, squad.fingerprint
         )
@@ -302,7 +302,7 @@ def eval_command(
         try:
             suite = combine([load_suite(p) for p in suites])
         except SuiteError as err:
-            raise click.UsageError(str(err)) from None
+            raise EvalError(str(err)) from None
         if suite.corpus:
             corpus = _resolve_corpus(suite.corpus, suite.path)
             settings = _suite_index(settings, corpus, sys.stderr.isatty())

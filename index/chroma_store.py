@@ -6,6 +6,12 @@ come from `index.embedding`). The collection's metadata records the embedding mo
 dimension and chunker settings; opening it with other values raises `IndexMismatchError`.
 Writes are batched under Chroma's maximum batch size. This module knows nothing of BM25,
 files or the manifest.
+
+Other writers: chromadb caches one embedded "system" per path for the whole process, and it
+does not see writes made by another process (a `rag index` while `rag serve` runs); reads then
+fail ("Error finding id"). So this module remembers the store file's modification stamp after
+each of this process's own opens and writes; a read that finds another stamp replaces the
+cached system and reopens the collection (`_follow_other_writers`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,34 @@ from index.types import Chunk
 
 _PAGE = 2000  # rows fetched per `get` when reading the whole collection
 _SOURCES_PER_DELETE = 200
+
+# Per embedded store path: the store file's stamp as this process last saw or wrote it, and
+# how many times this process replaced chromadb's cached system for it.
+_SEEN_STAMP: dict[str, int] = {}
+_GENERATION: dict[str, int] = {}
+
+
+def _stamp(settings: IndexSettings) -> int:
+    try:
+        return (settings.chroma_dir / "chroma.sqlite3").stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _replace_cached_system(path: str) -> None:
+    """Make the next client for `path` start a fresh chromadb system (reads the disk anew).
+
+    chromadb has no public call for one path (`clear_system_cache()` drops every path,
+    breaking other live clients), so this pops the one entry from its cache.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.pop(path, None)
+    SharedSystemClient._identifier_to_refcount.pop(path, None)
+    if system is not None:
+        with contextlib.suppress(Exception):
+            system.stop()
+    _GENERATION[path] = _GENERATION.get(path, 0) + 1
 
 
 class StoreError(RuntimeError):
@@ -96,6 +130,16 @@ class ChromaStore:
     def __init__(self, settings: IndexSettings) -> None:
         self.settings = settings
         self.location = settings.chroma_url or str(settings.chroma_dir)
+        self._embedded = not settings.chroma_url
+        self._open()
+
+    def _open(self) -> None:
+        settings = self.settings
+        if self._embedded:
+            key = self.location
+            if _SEEN_STAMP.get(key, _stamp(settings)) != _stamp(settings):
+                _replace_cached_system(key)  # another process wrote since we last looked
+            self._generation = _GENERATION.get(key, 0)
         self._client = _client(settings)
         try:
             self._collection = self._client.get_or_create_collection(
@@ -109,6 +153,20 @@ class ChromaStore:
             raise StoreError(
                 f"Cannot open the Chroma collection at {self.location}: {err}"
             ) from None
+        self._wrote()
+
+    def _wrote(self) -> None:
+        """Record the store file's stamp after this process opened or wrote it."""
+        if self._embedded:
+            _SEEN_STAMP[self.location] = _stamp(self.settings)
+
+    def _follow_other_writers(self) -> None:
+        """Reopen when another process wrote, or this process replaced the cached system."""
+        if not self._embedded:
+            return
+        changed = _SEEN_STAMP.get(self.location) != _stamp(self.settings)
+        if changed or self._generation != _GENERATION.get(self.location, 0):
+            self._open()
 
     # ---------------------------------------------------------------- settings
 
@@ -129,6 +187,7 @@ class ChromaStore:
             meta = self.recorded
             meta["dimension"] = dimension
             self._collection.modify(metadata=meta)
+            self._wrote()
 
     def drop(self) -> None:
         """Delete the collection and create it empty (for --rebuild)."""
@@ -140,13 +199,16 @@ class ChromaStore:
             metadata=recorded_settings(self.settings),
             embedding_function=None,
         )
+        self._wrote()
 
     # ---------------------------------------------------------------- reading
 
     def count(self) -> int:
+        self._follow_other_writers()
         return int(self._collection.count())
 
     def _pages(self, include: list[str]) -> Iterator[dict[str, Any]]:
+        self._follow_other_writers()
         offset = 0
         while True:
             page = self._collection.get(include=include, limit=_PAGE, offset=offset)
@@ -176,6 +238,7 @@ class ChromaStore:
         """The stored vectors of `ids`, in the order asked (ids not stored are left out)."""
         if not ids:
             return np.zeros((0, 0), dtype=np.float32)
+        self._follow_other_writers()
         got = self._collection.get(ids=list(ids), include=["embeddings"])
         by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
         rows = [by_id[i] for i in ids if i in by_id]
@@ -192,6 +255,7 @@ class ChromaStore:
         if k <= 0:
             return []
         where = {"source": {"$in": list(sources)}} if sources else None
+        self._follow_other_writers()
         result = self._collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
             n_results=k,
@@ -212,14 +276,17 @@ class ChromaStore:
                 documents=[c.text for c in part],
                 metadatas=[c.metadata() for c in part],
             )
+        self._wrote()
 
     def delete_sources(self, sources: Sequence[str]) -> None:
         sources = list(sources)
         for start in range(0, len(sources), _SOURCES_PER_DELETE):
             part = sources[start : start + _SOURCES_PER_DELETE]
             self._collection.delete(where={"source": {"$in": part}})
+        self._wrote()
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         ids = list(ids)
         for start in range(0, len(ids), self._max_batch):
             self._collection.delete(ids=ids[start : start + self._max_batch])
+        self._wrote()

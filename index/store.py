@@ -5,10 +5,15 @@ embedding/chunker settings (`IndexMismatchError`) and reports an unusable store
 (`StoreError`), both with messages meant for the user. `ChunkIndex` reads (search, get,
 status) and offers the pipeline the few writes it needs (replace a set of sources in both
 stores, reconcile after a crash, drop everything). It does not walk files, chunk or embed.
+
+A long-lived reader (`rag serve`) follows writes made by another process: searches, counts
+and status first check the BM25 generation pointer and load the new generation when it moved
+(the Chroma side does the same for its own files, see index/chroma_store.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -30,13 +35,30 @@ class ChunkIndex:
         self.chroma = chroma
         self.bm25 = bm25
         self.needs_repair = False  # the BM25 side could not be read (set by open_index)
+        self._bm25_seen = self._bm25_stamp()
+
+    def _bm25_stamp(self) -> int:
+        try:
+            return (self.bm25.folder / "CURRENT").stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    def _follow_other_writers(self) -> None:
+        """Load the BM25 generation another process committed since this one last looked."""
+        stamp = self._bm25_stamp()
+        if stamp != self._bm25_seen:
+            self._bm25_seen = stamp
+            with contextlib.suppress(Exception):  # unreadable: keep the snapshot we have
+                self.bm25 = BM25Store.load(self.bm25.folder)
 
     # ---------------------------------------------------------------- reading
 
     def count(self) -> int:
+        self._follow_other_writers()
         return len(self.bm25)
 
     def sources(self) -> list[str]:
+        self._follow_other_writers()
         return self.bm25.sources()
 
     def get(self, ids: Sequence[str]) -> list[Chunk]:
@@ -67,6 +89,7 @@ class ChunkIndex:
         self, query: str, k: int, sources: Sequence[str] | None = None
     ) -> list[tuple[str, float]]:
         """Best-first (chunk id, BM25 score), only chunks that match a query term."""
+        self._follow_other_writers()
         return self.bm25.search(query, k, sources)
 
     def status(self) -> IndexStatus:
@@ -101,6 +124,7 @@ class ChunkIndex:
     def commit(self) -> None:
         """Write the BM25 side (atomically)."""
         self.bm25.save()
+        self._bm25_seen = self._bm25_stamp()
 
     def reconcile(self, expected: dict[str, set[str]]) -> set[str]:
         """Make Chroma hold exactly `expected` (source -> chunk ids) or less, after a crash.
@@ -116,6 +140,7 @@ class ChunkIndex:
             self.chroma.delete_sources(sorted(stale | broken))
         self.bm25 = BM25Store(self.bm25.folder, self.chroma.all_chunks())
         self.bm25.save()
+        self._bm25_seen = self._bm25_stamp()
         return broken
 
     def drop(self) -> None:
@@ -123,6 +148,7 @@ class ChunkIndex:
         self.chroma.drop()
         self.bm25 = BM25Store(self.bm25.folder)
         self.bm25.save()
+        self._bm25_seen = self._bm25_stamp()
 
 
 def open_index(settings: IndexSettings, *, check: bool = True, repair: bool = False) -> ChunkIndex:

@@ -90,6 +90,13 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class InputError(click.ClickException):
+    """A bad settings file or value the user gave: one `Error:` line, exit status 2, and no
+    usage text (the command line itself was fine)."""
+
+    exit_code = 2
+
+
 def settings_from_context(ctx: click.Context, overrides: dict[str, Any] | None = None):
     """Load the effective Settings for a command: file < env < group flags < command flags."""
     from rag.config import ConfigError, load_settings
@@ -99,7 +106,7 @@ def settings_from_context(ctx: click.Context, overrides: dict[str, Any] | None =
     try:
         return load_settings(merged, root.get("config_file"))
     except ConfigError as err:
-        raise click.UsageError(str(err)) from None
+        raise InputError(str(err)) from None
 
 
 def _toml_value(value: Any) -> str:
