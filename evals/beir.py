@@ -118,9 +118,10 @@ def cached_index_settings(
     base: IndexSettings, kind: str, name: str, fingerprint: str
 ) -> IndexSettings:
     """Settings for a benchmark's own index, keyed by the data and the indexing settings."""
-    key = json.dumps(
-        [fingerprint, base.embedding_model, base.chunk_tokens, base.chunk_overlap], sort_keys=True
-    )
+    parts = [fingerprint, base.embedding_model, base.chunk_tokens, base.chunk_overlap]
+    if base.embedding_backend != "torch":  # torch-built caches keep their old key
+        parts.append(base.embedding_backend)
+    key = json.dumps(parts, sort_keys=True)
     short = hashlib.sha256(key.encode()).hexdigest()[:12]
     return base.model_copy(
         update={

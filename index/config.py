@@ -33,7 +33,7 @@ class IndexSettings(BaseModel):
         ),
     )
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "torch",
+        "onnx-int8",
         description=(
             "How the embedding model runs: 'torch' (sentence-transformers), 'onnx' (a local "
             "ONNX export on ONNX Runtime) or 'onnx-int8' (the same, int8-quantized). "
@@ -42,7 +42,10 @@ class IndexSettings(BaseModel):
     )
     embedding_cache_dir: Path | None = Field(
         None,
-        description="Folder for the exported ONNX models (default: data_dir/models).",
+        description=(
+            "Folder for the exported ONNX models (default: $XDG_CACHE_HOME/ragchat/onnx, "
+            "else ~/.cache/ragchat/onnx; exported once per machine from the bundled model)."
+        ),
     )
     embedding_batch_size: int = Field(64, ge=1, description="Texts embedded per batch.")
     chunk_tokens: int = Field(

@@ -145,8 +145,12 @@ def get_embedder(settings: IndexSettings) -> Embedder:
 
 
 def onnx_cache_dir(settings: IndexSettings) -> Path:
-    """Where exported ONNX models are kept: `embedding_cache_dir`, or data_dir/models."""
-    return settings.embedding_cache_dir or settings.data_dir / "models"
+    """Where exported ONNX models are kept: `embedding_cache_dir`, or the user's cache folder
+    (one export per machine, shared by every data dir)."""
+    if settings.embedding_cache_dir is not None:
+        return settings.embedding_cache_dir
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ragchat" / "onnx"
 
 
 def _load(settings: IndexSettings) -> Embedder:

@@ -40,7 +40,9 @@ def test_dense_search_finds_a_passage_by_its_own_text(built, index_settings) -> 
     vector = get_embedder(index_settings).embed_query(target.text)
     hits = built.dense_search(vector, k=3)
     assert hits[0][0] == target.id
-    assert hits[0][1] == pytest.approx(1.0, abs=1e-3)
+    # a cosine, not a distance: ~1 for the same text (the default int8 embedder quantizes
+    # activations per batch, so a text embedded alone differs from its batched self by ~0.5%)
+    assert hits[0][1] == pytest.approx(1.0, abs=1e-2)
     assert hits[0][1] >= hits[1][1] >= hits[2][1]
 
 
@@ -70,7 +72,7 @@ def test_bm25_search_ranks_keyword_matches_and_filters_by_source(built) -> None:
 def test_status_reports_what_the_index_was_built_with(built, index_settings) -> None:
     status = built.status()
     assert (status.documents, status.chunks) == (5, built.count())
-    assert status.embedding_model == "all-MiniLM-L6-v2"
+    assert status.embedding_model.startswith("all-MiniLM-L6-v2")  # "(onnx-int8)" by default
     assert status.dimension == 384
     assert (status.chunk_tokens, status.chunk_overlap) == (256, 40)
     assert status.last_indexed
@@ -130,4 +132,8 @@ def test_stored_embeddings_come_back_in_the_order_asked(built, index_settings) -
     vecs = index.embeddings([*ids, "no-such-id"])
     assert vecs.shape == (len(ids), get_embedder(settings).dim)
     fresh = get_embedder(settings).embed_documents([c.text for c in reversed(chunks)])
-    np.testing.assert_allclose(vecs, fresh, atol=1e-4)
+    # row by row the same vectors (int8 activations are quantized per batch: ~0.5% apart)
+    cosines = np.sum(vecs * fresh, axis=1) / (
+        np.linalg.norm(vecs, axis=1) * np.linalg.norm(fresh, axis=1)
+    )
+    assert cosines.min() > 0.99
