@@ -11,7 +11,6 @@ This module only wires the pieces; scoring and reports live in runner.py and rep
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -106,22 +105,12 @@ def _resolve_corpus(corpus: str, suite_path: str | None) -> Path:
 
 def _suite_index(settings, corpus: Path, progress: bool):
     """Settings whose index is the suite's corpus, indexed (incrementally) into its own dir."""
+    from evals.beir import cached_index_settings
     from index.pipeline import ingest
 
-    key = json.dumps(
-        [
-            str(corpus.resolve()),
-            settings.index.embedding_model,
-            settings.index.chunk_tokens,
-            settings.index.chunk_overlap,
-        ]
-    )
-    short = hashlib.sha256(key.encode()).hexdigest()[:12]
-    index = settings.index.model_copy(
-        update={
-            "data_dir": settings.index.data_dir / "evals" / f"{corpus.resolve().name}-{short}",
-            "collection": f"evals-{short}",
-        }
+    # keyed by the folder and the indexing settings (the embedding backend too)
+    index = cached_index_settings(
+        settings.index, "evals", corpus.resolve().name, str(corpus.resolve())
     )
     try:
         index.data_dir.mkdir(parents=True, exist_ok=True)

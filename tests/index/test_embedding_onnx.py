@@ -49,7 +49,7 @@ def torch_vectors(chunk_texts: list[str]) -> np.ndarray:
 
 
 def _torch() -> SentenceTransformerEmbedder:
-    embedder = get_embedder(IndexSettings())
+    embedder = get_embedder(IndexSettings(embedding_backend="torch"))
     assert isinstance(embedder, SentenceTransformerEmbedder)
     return embedder
 
@@ -123,10 +123,12 @@ def test_a_failed_export_leaves_no_cache_and_a_readable_error(
 
     monkeypatch.setattr(onnx_embed, "_export_fp32", half_written)
     monkeypatch.setattr("index.embedding._CACHE", {})
-    settings = IndexSettings(data_dir=tmp_path / "data", embedding_backend="onnx")
+    settings = IndexSettings(
+        data_dir=tmp_path / "data", embedding_backend="onnx", embedding_cache_dir=tmp_path / "c"
+    )
     with pytest.raises(EmbeddingError, match=r"backend 'onnx'.*embedding_backend = 'torch'"):
         get_embedder(settings)
-    leftovers = [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
+    leftovers = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert leftovers == []
 
 
@@ -143,7 +145,7 @@ def test_switching_backend_asks_for_a_rebuild(tmp_path: Path, cache_dir: Path) -
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("Chroma stores the vectors. BM25 scores the words.")
-    torch_settings = IndexSettings(data_dir=tmp_path / "data")
+    torch_settings = IndexSettings(data_dir=tmp_path / "data", embedding_backend="torch")
     ingest([docs], torch_settings)
     onnx_settings = torch_settings.model_copy(
         update={"embedding_backend": "onnx-int8", "embedding_cache_dir": cache_dir}
