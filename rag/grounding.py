@@ -202,6 +202,22 @@ class SupportScorer:
         return _Support(*verdict(covered, best_sim), best_n, spans, missing)
 
 
+def _shown_span(
+    before: tuple[bool, float, tuple[int, int]] | None, supported: bool, support: _Support, n: int
+) -> tuple[bool, float, tuple[int, int]]:
+    """The span of passage n to highlight, given one more sentence citing it: the supported
+    sentences' spans joined (so each cited sentence is highlighted), else the best-scoring."""
+    span = support.spans[n]
+    if before is None or (supported and not before[0]):
+        return supported, support.combined, span
+    was_supported, score, (start, end) = before
+    if supported:
+        return True, max(score, support.combined), (min(start, span[0]), max(end, span[1]))
+    if not was_supported and support.combined > score:
+        return False, support.combined, span
+    return before
+
+
 def _citation(passage: Passage, span: tuple[int, int]) -> Citation:
     chunk = passage.chunk
     s, e = span
@@ -278,7 +294,8 @@ def check_answer(
     vectors = scorer.prepare([p.chunk for p in passages], bare)
 
     checks: list[SentenceCheck] = []
-    cited_spans: dict[int, tuple[float, tuple[int, int]]] = {}
+    # passage n -> (a supported sentence cites it, best score, span shown for it)
+    cited_spans: dict[int, tuple[bool, float, tuple[int, int]]] = {}
     out = list(pieces)
     threshold = scorer.settings.support_threshold
     for i, sentence, vector in zip(claims, bare, vectors, strict=True):
@@ -293,9 +310,8 @@ def check_answer(
         if not markers and supported:
             markers = [support.best_n]
             out[i] = _with_marker(pieces[i], support.best_n)
-        for n in markers:  # each passage is shown at the span that best supports the answer
-            if n not in cited_spans or support.combined > cited_spans[n][0]:
-                cited_spans[n] = (support.combined, support.spans[n])
+        for n in markers:
+            cited_spans[n] = _shown_span(cited_spans.get(n), supported, support, n)
         checks.append(
             SentenceCheck(
                 sentence=sentence,
@@ -312,7 +328,7 @@ def check_answer(
         if extractive.citations:
             return replace(extractive, model_abstained=model_abstained)
 
-    citations = tuple(_citation(by_n[n], span) for n, (_, span) in sorted(cited_spans.items()))
+    citations = tuple(_citation(by_n[n], span) for n, (_, _, span) in sorted(cited_spans.items()))
     return GroundingResult(
         text=" ".join(out).strip(),
         citations=citations,

@@ -174,8 +174,8 @@ class HybridRetriever:
         n = max(self.candidates, k)
         sources = normalise_sources(sources)
         if sources:
-            known = set(self.index.sources())
-            unknown = [s for s in sources if s not in known]
+            # per asked source, not a set of every source (100k of them at scale)
+            unknown = [s for s in sources if not self.index.chunks_of(s)]
             if unknown:
                 raise RetrievalError(
                     f"Not in the index: {', '.join(unknown)} (see the document list for names)"

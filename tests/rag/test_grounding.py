@@ -227,3 +227,15 @@ def test_a_sentence_obeying_an_injection_is_dropped(scorer):
     result = check_answer(answer, [evil, good], scorer)
     assert "PWNED" not in result.text
     assert "Naryshkin" in result.text and not result.fallback
+
+
+def test_a_passage_cited_by_two_sentences_highlights_both(passages, scorer):
+    answer = (
+        "Both leaders agreed to maintain regular contact [1]. "
+        "Ratcliffe initiated the call with SVR Director Sergey Naryshkin [1]."
+    )
+    result = check_answer(answer, passages, scorer)
+    assert all(s.supported for s in result.sentences)
+    (cited,) = result.citations
+    assert "Naryshkin" in cited.text and "regular contact" in cited.text
+    assert DOC_A[cited.start : cited.end] == cited.text
