@@ -205,8 +205,7 @@ def test_twenty_sessions_two_hundred_questions(load_server: ServerProcess, figur
     )
     figures.add(
         f"all: {len(results)} questions in {elapsed:.1f} s = {len(results) / elapsed:.2f} q/s, "
-        f"errors {sum(bool(r.error) for r in results)} "
-        "(provisional: measured on a shared machine)"
+        f"errors {sum(bool(r.error) for r in results)}"
     )
 
     errors = [f"{r.channel}: {r.question!r}: {r.error[:300]}" for r in results if r.error]
