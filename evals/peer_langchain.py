@@ -82,6 +82,10 @@ def build(
         embedding_function=embeddings,
         persist_directory=str(persist_dir),
     )
-    store.add_documents(documents=splits)
+    # add_documents sends everything in one upsert, which Chroma refuses above its maximum
+    # batch size (about 5,000 rows): add in slices of that size, as LangChain users must.
+    batch = int(store._client.get_max_batch_size())
+    for start in range(0, len(splits), batch):
+        store.add_documents(documents=splits[start : start + batch])
     total = time.perf_counter() - started
     return PeerIndex(store, len(splits)), {"split": split_s, "embed_store": total - split_s}
