@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.ui.conftest import ServerProcess, offline_env, rag, start_server
+from tests.ui.conftest import ServerProcess, ask, offline_env, rag, start_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]  # fmt: skip
-ANSWER_WAIT_MS = 300_000  # a guard against a hung answer, not a speed target
 
 SCRIPT = "<script>window.__pwned=1;alert('script')</script>"
 ONERROR = "<img src=x onerror=\"window.__pwned=2;alert('img')\">"
@@ -113,18 +112,6 @@ def watched(browser, hostile_server) -> Iterator[Watched]:
     page.wait_for_selector("#index-status .rag-index-status")
     yield watched
     context.close()
-
-
-def ask(page, question: str):
-    done = page.locator("#chat .rag-meta").count()
-    page.fill("#question textarea", question)
-    page.click("#ask")
-    page.wait_for_function(
-        "n => document.querySelectorAll('#chat .rag-meta').length > n",
-        arg=done,
-        timeout=ANSWER_WAIT_MS,
-    )
-    return page.locator("#chat .rag-meta").nth(done).locator("xpath=..")
 
 
 def open_cited_passage(page, source: str):

@@ -124,3 +124,20 @@ def rag_server(corpus_index: Path) -> Iterator[ServerProcess]:
     server.api_key = API_KEY
     yield server
     server.stop()
+
+
+# ---------------------------------------------------------------- browser helper
+ANSWER_WAIT_MS = 300_000  # a guard against a hung answer, not a speed target
+
+
+def ask(page, question: str):
+    """Type a question, send it, and return the final answer bubble's locator."""
+    done = page.locator("#chat .rag-meta").count()
+    page.fill("#question textarea", question)
+    page.click("#ask")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#chat .rag-meta').length > n",
+        arg=done,
+        timeout=ANSWER_WAIT_MS,
+    )
+    return page.locator("#chat .rag-meta").nth(done).locator("xpath=..")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui.conftest import ANSWER_WAIT_MS, ask
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 expect = playwright_api.expect
@@ -27,7 +29,6 @@ ARGS = [
     "--no-first-run",
 ]
 ROOT = Path(__file__).resolve().parents[2]
-ANSWER_WAIT_MS = 300_000  # a guard against a hung answer, not a speed target
 
 
 @pytest.fixture(scope="module")
@@ -50,19 +51,6 @@ def page(browser, rag_server) -> Iterator:
     page.wait_for_selector("#index-status .rag-index-status")  # the page finished loading
     yield page
     context.close()
-
-
-def ask(page, question: str):
-    """Type a question, send it, and return the final answer bubble's locator."""
-    done = page.locator("#chat .rag-meta").count()
-    page.fill("#question textarea", question)
-    page.click("#ask")
-    page.wait_for_function(
-        "n => document.querySelectorAll('#chat .rag-meta').length > n",
-        arg=done,
-        timeout=ANSWER_WAIT_MS,
-    )
-    return page.locator("#chat .rag-meta").nth(done).locator("xpath=..")
 
 
 def choose_backend(page, name: str) -> None:
