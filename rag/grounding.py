@@ -34,16 +34,14 @@ import numpy as np
 from index.sentences import split_sentences
 from index.types import Chunk
 from rag.backends.base import Passage
+from rag.citations import clean_markers, parse_markers, strip_markers
 from rag.config import GroundingSettings
 from rag.extractive import best_sentences, content_terms
 from rag.prompts import ABSTAIN_TEXT
 from rag.sanitize import allowed_urls, clean_answer, looks_hostile, strip_invisible
 from rag.types import Citation, SentenceCheck
 
-MARKER_RE = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-_MARKERS_AFTER_STOP_RE = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
 _WORD_RE = re.compile(r"\w+")
-_SPACES_RE = re.compile(r"[ \t]{2,}")
 FALLBACK_SENTENCES = 2
 
 
@@ -55,28 +53,6 @@ def name_terms(text: str) -> list[str]:
     the text, and anything with a digit ("Who won the 2022 World Cup?" -> 2022, world, cup)."""
     found = [m.group(1) for m in _NAME_RE.finditer(text.strip()) if m.start() > 0]
     return list(dict.fromkeys(t for word in found for t in content_terms(word)))
-
-
-def parse_markers(text: str) -> list[int]:
-    """Every passage number cited in `text`, in order of appearance."""
-    return [int(n) for group in MARKER_RE.findall(text) for n in re.split(r"[,;]", group)]
-
-
-def strip_markers(text: str) -> str:
-    return _SPACES_RE.sub(" ", MARKER_RE.sub("", text)).replace(" .", ".").strip()
-
-
-def clean_markers(text: str, valid: set[int]) -> str:
-    """Drop marker numbers not in `valid`; rewrite groups as "[1][2]"; move them before the stop."""
-    text = _MARKERS_AFTER_STOP_RE.sub(lambda m: f" {m.group(2).strip()}{m.group(1)}", text)
-
-    def fix(match: re.Match[str]) -> str:
-        numbers = [int(n) for n in re.split(r"[,;]", match.group(1))]
-        kept = list(dict.fromkeys(n for n in numbers if n in valid))
-        return "".join(f"[{n}]" for n in kept)
-
-    cleaned = MARKER_RE.sub(fix, text)
-    return _SPACES_RE.sub(" ", cleaned).replace(" .", ".").replace(" ,", ",").strip()
 
 
 def is_abstention(text: str) -> bool:

@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 
 from rag.backends.base import Passage
+from rag.citations import strip_markers
 from rag.types import Message
 
 ABSTAIN_TEXT = "I could not find this in the documents."
@@ -51,7 +52,6 @@ PROMPT_VARIANTS: dict[str, str] = {
 }
 DEFAULT_VARIANT = "short"
 
-_OLD_MARKER_RE = re.compile(r"\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 _TAG_RE = re.compile(r"<\s*(/?)\s*document\b", re.IGNORECASE)
 # ChatML and other chat-template control tokens (<|im_start|>, <|eot_id|>, [INST] ...).
 _CONTROL_RE = re.compile(r"<\|[^|>]{0,40}\|>|\[/?INST\]|<</?SYS>>", re.IGNORECASE)
@@ -134,7 +134,7 @@ def build_messages(
         if m.role == "system":
             continue
         # Earlier answers' [n] referred to earlier passages: drop them so they cannot mislead.
-        content = _OLD_MARKER_RE.sub("", m.content) if m.role == "assistant" else m.content
+        content = strip_markers(m.content) if m.role == "assistant" else m.content
         messages.append(Message(m.role, content.strip()))
     messages.append(Message("user", user_message(question, passages)))
     return tuple(messages)

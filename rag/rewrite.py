@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rag.backends.base import ChatBackend, ChatRequest, complete
+from rag.citations import MARKER_RE
 from rag.types import Message
 
 RewriteMode = Literal["auto", "model", "heuristic", "off"]
@@ -35,7 +36,6 @@ _NAME_STOP = {
     "I", "The", "A", "An", "In", "On", "At", "It", "He", "She", "They", "This", "That", "These",
     "According", "Both", "While", "However", "Yes", "No", "Who", "What", "When", "Where",
 }  # fmt: skip
-_MARKER_RE = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 SHORT_WORDS = 4
 
 
@@ -64,7 +64,7 @@ def _last(history: Sequence[Message], role: str) -> str:
 
 def _names(text: str, limit: int = 4) -> list[str]:
     names: list[str] = []
-    for match in _NAME_RE.findall(_MARKER_RE.sub(" ", text)):
+    for match in _NAME_RE.findall(MARKER_RE.sub(" ", text)):
         words = [w for w in match.split() if w not in _NAME_STOP]
         name = " ".join(words).strip(" .’'")
         if name and name not in names and len(name) > 1:
@@ -104,7 +104,7 @@ _SYSTEM = (
 
 def model_rewrite(question: str, history: Sequence[Message], backend: ChatBackend) -> str:
     """Ask the backend for a standalone question (raises on backend failure)."""
-    turns = "\n".join(f"{m.role}: {_MARKER_RE.sub('', m.content)[:600]}" for m in history[-4:])
+    turns = "\n".join(f"{m.role}: {MARKER_RE.sub('', m.content)[:600]}" for m in history[-4:])
     prompt = f"Conversation:\n{turns}\n\nLast question: {question}\nStandalone question:"
     request = ChatRequest(
         messages=(Message("system", _SYSTEM), Message("user", prompt)),
