@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from index.config import IndexSettings
+from index.offline import set_offline
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED_ALIASES = {BUNDLED_MODEL.lower(), f"sentence-transformers/{BUNDLED_MODEL}".lower()}
@@ -87,9 +88,7 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model run on the CPU, with normalised outputs."""
 
     def __init__(self, model: str = BUNDLED_MODEL, backend: str = "torch", batch_size: int = 64):
-        # Never reach for the Hugging Face hub, whatever the caller's environment says.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        set_offline()  # never reach for the Hugging Face hub
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -162,7 +161,7 @@ def _load(settings: IndexSettings) -> Embedder:
     from index.onnx_embed import OnnxEmbedder, OnnxExportError, cached_model_file
 
     path = _model_path(settings.embedding_model)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    set_offline()
     try:
         model_file = cached_model_file(path, backend, onnx_cache_dir(settings))
         return OnnxEmbedder(
