@@ -3,8 +3,10 @@
 `open_index(settings)` is what the question side calls: it refuses an index built with other
 embedding/chunker settings (`IndexMismatchError`) and reports an unusable store
 (`StoreError`), both with messages meant for the user. `ChunkIndex` reads (search, get,
-status) and offers the pipeline the few writes it needs (replace a set of sources in both
-stores, reconcile after a crash, drop everything). It does not walk files, chunk or embed.
+status) and offers the pipeline the few checks and writes it needs (does an embedder fit,
+do both stores hold as many chunks as expected, replace or remove a set of sources in both
+stores, reconcile after a crash, drop everything), so no caller touches the stores
+themselves. It does not walk files, chunk or embed.
 
 A long-lived reader (`rag serve`) follows writes made by another process: searches, counts
 and status first check the BM25 generation pointer and load the new generation when it moved
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,7 +27,18 @@ from index.config import IndexSettings
 from index.manifest import last_indexed
 from index.types import Chunk, IndexStatus
 
-__all__ = ["ChunkIndex", "IndexMismatchError", "StoreError", "open_index"]
+__all__ = ["ChunkIndex", "IndexMismatchError", "StoreCounts", "StoreError", "open_index"]
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    """Chunks held by each store; after a clean run both equal the manifest's count."""
+
+    vectors: int  # Chroma
+    keywords: int  # BM25
+
+    def agree(self, expected: int) -> bool:
+        return self.vectors == self.keywords == expected
 
 
 class ChunkIndex:
@@ -77,7 +91,7 @@ class ChunkIndex:
         self, query_vec: np.ndarray, k: int, sources: Sequence[str] | None = None
     ) -> list[tuple[str, float]]:
         """Best-first (chunk id, cosine similarity) from Chroma."""
-        dim = int(self.chroma.recorded.get("dimension") or 0)
+        dim = self.recorded_dimension()
         if dim and np.asarray(query_vec).shape[-1] != dim:
             raise IndexMismatchError(
                 f"The query vector has {np.asarray(query_vec).shape[-1]} dimensions but the "
@@ -91,6 +105,14 @@ class ChunkIndex:
         """Best-first (chunk id, BM25 score), only chunks that match a query term."""
         self._follow_other_writers()
         return self.bm25.search(query, k, sources)
+
+    def recorded_dimension(self) -> int:
+        """The vector dimension the index was built with; 0 before the first vectors."""
+        return int(self.chroma.recorded.get("dimension") or 0)
+
+    def store_counts(self) -> StoreCounts:
+        """How many chunks each store holds (they differ only after a crash)."""
+        return StoreCounts(vectors=self.chroma.count(), keywords=len(self.bm25))
 
     def status(self) -> IndexStatus:
         recorded = self.chroma.recorded
@@ -107,6 +129,19 @@ class ChunkIndex:
 
     # ---------------------------------------------------------------- writing (pipeline)
 
+    def check_embedder(self, dimension: int) -> None:
+        """Refuse an embedder whose vectors do not fit this index, then record its dimension.
+
+        Raises IndexMismatchError when the index was built with other embedding/chunker
+        settings or another dimension.
+        """
+        self.chroma.check(self.settings, dimension)
+        self.record_dimension(dimension)
+
+    def record_dimension(self, dimension: int) -> None:
+        """Record the vector dimension (for callers that add vectors they embedded)."""
+        self.chroma.record_dimension(dimension)
+
     def replace_sources(
         self, sources: Iterable[str], chunks: Sequence[Chunk], vectors: np.ndarray
     ) -> None:
@@ -120,6 +155,11 @@ class ChunkIndex:
         if chunks:
             self.chroma.add(chunks, vectors)
         self.bm25.replace_sources(sources, chunks)
+
+    def remove_sources(self, sources: Iterable[str]) -> None:
+        """Remove every chunk of `sources` from both stores (BM25 in memory until `commit()`)."""
+        empty = np.zeros((0, self.recorded_dimension()), dtype=np.float32)
+        self.replace_sources(sources, [], empty)
 
     def commit(self) -> None:
         """Write the BM25 side (atomically)."""

@@ -1,0 +1,171 @@
+"""The one writer of an indexing run: chunk, embed in large batches, store, keep the manifest.
+
+`Writer` receives documents that are new or changed (`offer`), sources to forget (`remove`)
+and the outcome of every other document (`unchanged`, `skip`). It embeds and stores in
+batches of `flush_size(settings)` chunks, swapping each document's chunks in by source in
+both stores, and saves the manifest after every batch, so progress survives a crash. The
+dirty marker is written before the first store write and removed at the clean end
+(`finish`). This module does not find or read files, or repair the stores.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from index.chunking import chunk_document
+from index.config import IndexSettings
+from index.embedding import Embedder, get_embedder
+from index.lock import dirty_marker
+from index.manifest import FileRecord, Manifest
+from index.store import ChunkIndex
+from index.types import Chunk, Document, FileResult, IngestReport, Skipped
+from index.walk import printable
+
+
+def flush_size(settings: IndexSettings) -> int:
+    """Chunks embedded and stored per step: large for speed, small enough to save progress."""
+    return max(128, 8 * settings.embedding_batch_size)
+
+
+@dataclass
+class _Pending:
+    record: FileRecord
+    chunks: list[Chunk]
+    status: str  # "added" or "updated"
+
+
+@dataclass
+class Writer:
+    """Batches new/changed documents into both stores and keeps the manifest in step."""
+
+    index: ChunkIndex
+    manifest: Manifest
+    settings: IndexSettings
+    report: IngestReport
+    flush_chunks: int = 1024
+    pending: list[_Pending] = field(default_factory=list)
+    seen: dict[str, str] = field(default_factory=dict)  # source -> where it came from
+    changed: bool = False
+    bar: Any = None  # a tqdm bar counting finished documents, when progress is shown
+    _embedder: Embedder | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("load", "chunk", "embed", "store"):
+            self.report.timings.setdefault(key, 0.0)
+
+    def add_time(self, key: str, since: float) -> None:
+        """Count the time from `since` to now under `key` in the report's timings."""
+        self.report.timings[key] += time.perf_counter() - since
+
+    def claim(self, source: str, where: str) -> str | None:
+        """Reserve a source name for this run; the reason to skip when it is taken."""
+        if source in self.seen:
+            return (
+                f"another document with the same name was indexed in this run ({self.seen[source]})"
+            )
+        self.seen[source] = where
+        return None
+
+    def advance(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def skip(self, source: str, shown: str, reason: str) -> None:
+        shown, source = printable(shown), printable(source)
+        self.report.skipped.append(Skipped(shown, reason))
+        self.report.files.append(FileResult(source, "skipped", reason=reason))
+        self.advance()
+
+    def unchanged(self, source: str) -> None:
+        self.report.unchanged += 1
+        record = self.manifest.files.get(source)
+        chunks = len(record.chunk_ids) if record else 0
+        self.report.files.append(FileResult(source, "unchanged", chunks))
+        self.advance()
+
+    def offer(self, doc: Document, record: FileRecord, shown: str) -> None:
+        started = time.perf_counter()
+        try:
+            chunks = chunk_document(doc, self.settings.chunk_tokens, self.settings.chunk_overlap)
+        except Exception as err:  # one document's bug must not end the run for the others
+            self.skip(doc.source, shown, f"could not be chunked ({type(err).__name__}: {err})")
+            return
+        finally:
+            self.add_time("chunk", started)
+        if not chunks:
+            self.skip(doc.source, shown, "no text to index")
+            return
+        record.chunk_ids = [c.id for c in chunks]
+        status = "updated" if doc.source in self.manifest.files else "added"
+        self.pending.append(_Pending(record, chunks, status))
+        if sum(len(p.chunks) for p in self.pending) >= self.flush_chunks:
+            self.flush()
+
+    def _begin_write(self) -> None:
+        if not self.changed:
+            dirty_marker(self.settings).touch()
+            self.changed = True
+
+    def _embedder_for_writing(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self.settings)
+            self.index.check_embedder(self._embedder.dim)
+        return self._embedder
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        chunks = [c for p in batch for c in p.chunks]
+        started = time.perf_counter()  # the first batch also pays for loading the model
+        embedder = self._embedder_for_writing()
+        vectors = embedder.embed_documents([c.text for c in chunks])
+        self.add_time("embed", started)
+        self._begin_write()
+        started = time.perf_counter()
+        self.index.replace_sources([p.record.source for p in batch], chunks, vectors)
+        for p in batch:
+            self.manifest.files[p.record.source] = p.record
+            self.report.files.append(FileResult(p.record.source, p.status, len(p.chunks)))
+            if p.status == "added":
+                self.report.added += 1
+            else:
+                self.report.updated += 1
+        self.report.embedded_chunks += len(chunks)
+        self.advance(len(batch))
+        self.manifest.touch()
+        self.manifest.save(self.settings.manifest_path)
+        self.add_time("store", started)
+
+    def remove(self, sources: Sequence[str]) -> None:
+        if not sources:
+            return
+        self._begin_write()
+        started = time.perf_counter()
+        self.index.remove_sources(sources)
+        for source in sources:
+            record = self.manifest.files.pop(source)
+            self.report.files.append(FileResult(source, "removed", len(record.chunk_ids)))
+        self.report.removed += len(sources)
+        self.manifest.touch()
+        self.manifest.save(self.settings.manifest_path)
+        self.add_time("store", started)
+
+    def finish(self, started: float) -> IngestReport:
+        self.flush()
+        marker = dirty_marker(self.settings)
+        if self.changed or marker.exists():
+            begun = time.perf_counter()
+            self.index.commit()
+            self.manifest.save(self.settings.manifest_path)
+            self.add_time("store", begun)
+            marker.unlink(missing_ok=True)
+        elif self.manifest.files:
+            self.manifest.save(self.settings.manifest_path)  # refreshed mtimes
+        self.report.documents = len(self.index.sources())
+        self.report.chunks = self.index.count()
+        self.report.seconds = time.perf_counter() - started
+        return self.report
