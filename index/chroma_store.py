@@ -284,9 +284,3 @@ class ChromaStore:
             part = sources[start : start + _SOURCES_PER_DELETE]
             self._collection.delete(where={"source": {"$in": part}})
         self._wrote()
-
-    def delete_ids(self, ids: Sequence[str]) -> None:
-        ids = list(ids)
-        for start in range(0, len(ids), self._max_batch):
-            self._collection.delete(ids=ids[start : start + self._max_batch])
-        self._wrote()

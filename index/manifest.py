@@ -13,7 +13,6 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 FORMAT = 1
 
@@ -37,7 +36,6 @@ class FileRecord:
 @dataclass
 class Manifest:
     files: dict[str, FileRecord] = field(default_factory=dict)  # by source
-    settings: dict[str, Any] = field(default_factory=dict)  # as recorded by the stores
     updated_at: str | None = None  # ISO time of the last run that changed something
     readable: bool = True  # False when the file existed but could not be parsed
 
@@ -48,7 +46,7 @@ class Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             files = {row["source"]: FileRecord(**row) for row in data.get("files", [])}
-            return cls(files, dict(data.get("settings", {})), data.get("updated_at"))
+            return cls(files, updated_at=data.get("updated_at"))
         except (OSError, ValueError, TypeError, KeyError):
             return cls(readable=False)
 
@@ -56,7 +54,6 @@ class Manifest:
         data = {
             "format": FORMAT,
             "updated_at": self.updated_at,
-            "settings": self.settings,
             "files": [asdict(r) for r in sorted(self.files.values(), key=lambda r: r.source)],
         }
         path.parent.mkdir(parents=True, exist_ok=True)
