@@ -18,7 +18,10 @@ import click
 
 # Commands -> ("module:attribute", one-line help), imported lazily: `rag --help` imports none.
 COMMANDS = {
-    "index": ("index.cli:index_command", "Index documents (incremental; --rebuild starts over)."),
+    "index": (
+        "rag.cli_index:index_command",
+        "Index documents (incremental; --rebuild starts over).",
+    ),
     "ask": ("rag.cli_ask:ask_command", "Answer a question from the documents, with citations."),
     "chat": ("rag.cli_ask:chat_command", "A conversation in the terminal, streamed, cited."),
     "serve": ("ui.cli:serve_command", "Start the web chat and the OpenAI-compatible API."),

@@ -3,8 +3,8 @@
 Builds or updates the index (see `index.pipeline`) and prints a summary table, or one JSON
 object (`IngestReport.as_json()`) with --json. Expected failures (settings that differ from
 the index's, an unreachable Chroma server, another run holding the lock, a model that cannot
-load) end with one line on stderr and exit status 2. This is the one module of `index` that
-imports `rag` (for settings loading); it holds no indexing logic.
+load) end with one line on stderr and exit status 2. It lives on the CLI side so that
+`index` imports nothing from `rag`; it holds no indexing logic.
 """
 
 from __future__ import annotations
@@ -85,9 +85,9 @@ def index_command(
     show_status: bool,
 ) -> None:
     """Index files and folders (default: the configured corpus) for answering."""
-    from index.chroma_store import IndexMismatchError, StoreError
     from index.embedding import EmbeddingError
     from index.pipeline import IndexBusyError, index_status, ingest
+    from index.store import IndexMismatchError, StoreError
     from rag.cli import settings_from_context
 
     settings = settings_from_context(ctx, {"index": {"chroma_url": chroma_url}}).index
