@@ -160,6 +160,12 @@ def test_unsupported_suffix(tmp_path: Path):
     assert reason(noext).startswith("unsupported file type")
 
 
+@pytest.mark.parametrize("suffix", [".doc", ".odt", ".rtf", ".xlsx"])
+def test_other_office_files_are_unsupported_not_read_as_docx(tmp_path: Path, suffix: str):
+    path = make_docx(tmp_path / f"report{suffix}")  # real Word content under another name
+    assert reason(path) == f"unsupported file type {suffix}"
+
+
 def test_missing_file_directory_and_symlink_loop(tmp_path: Path):
     assert "not found" in reason(tmp_path / "gone.txt")
     folder = tmp_path / "folder.txt"

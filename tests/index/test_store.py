@@ -84,6 +84,24 @@ def test_other_chunk_settings_are_refused_with_the_cure(built, index_settings) -
         open_index(changed)
 
 
+def test_an_embedder_of_another_dimension_is_refused_before_it_writes(built) -> None:
+    assert built.recorded_dimension() == 384
+    with pytest.raises(IndexMismatchError, match=r"dimension 384 -> 768"):
+        built.check_embedder(768)
+    assert built.recorded_dimension() == 384
+    built.check_embedder(384)  # the dimension it was built with is fine
+
+
+def test_store_counts_agree_until_one_store_loses_a_document(built) -> None:
+    assert built.store_counts().agree(built.count())
+    source = built.sources()[0]
+    lost = len(built.chunks_of(source))
+    built.remove_sources([source])
+    counts = built.store_counts()
+    assert counts.vectors == counts.keywords == built.count()  # BM25 changed in memory too
+    assert not counts.agree(counts.vectors + lost)  # the manifest still expects them
+
+
 def test_an_unreachable_chroma_server_names_the_url(index_settings) -> None:
     settings = index_settings.model_copy(update={"chroma_url": "http://127.0.0.1:9"})
     with pytest.raises(StoreError, match=r"http://127\.0\.0\.1:9"):
