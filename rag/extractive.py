@@ -5,9 +5,9 @@
 top few with the passage number [n] they come from and their character span in the cleaned
 document (the same space as `Chunk.start`/`Citation.start`). The score is:
 
-- lexical: BM25 (bm25s) over the candidate sentences, with English stop words removed and
-  Snowball stemming (PyStemmer), normalised by the best sentence, averaged with the share of
-  the question's terms the sentence contains;
+- lexical: BM25 (bm25s) over the candidate sentences' content terms (rag.terms: stop words
+  removed, stemmed), normalised by the best sentence, averaged with the share of the
+  question's terms the sentence contains;
 - a bonus for sentences in top-ranked passages ([1] is the retriever's best);
 - optionally, the cosine similarity of the sentence to the question, when an `Embedder`
   (index.embedding) is passed.
@@ -23,24 +23,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import bm25s
 import numpy as np
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from index.sentences import split_sentences
 from index.types import Chunk
 from rag.backends.base import Passage
+from rag.terms import content_terms
 
 if TYPE_CHECKING:
     from index.embedding import Embedder
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 _BULLET = re.compile(r"^(?:[-*•▪◦]|\d{1,3}[.)])\s+")  # list markers before a quoted item
-_STOPWORDS = frozenset(STOPWORDS_EN_PLUS)  # NLTK-like: includes who/what/did/does
 # Weights of the score parts; with no embedder the semantic share goes to the lexical one.
 _LEXICAL_WEIGHT = 0.65
 _SEMANTIC_WEIGHT = 0.25
@@ -64,17 +60,6 @@ class SelectedSentence:
     def clean_text(self) -> str:
         """The sentence on one line (newlines and runs of spaces collapsed)."""
         return " ".join(self.text.split())
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
-
-
-def content_terms(text: str) -> list[str]:
-    """Lower-cased, stemmed words of `text` without stop words (in order, repeats kept)."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1]
-    return _stemmer().stemWords(words) if words else []
 
 
 def _candidates(passages: Sequence[Passage]) -> list[tuple[Passage, int, int, str]]:

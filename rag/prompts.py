@@ -19,15 +19,13 @@ from collections.abc import Sequence
 
 from rag.backends.base import Passage
 from rag.citations import strip_markers
+from rag.sanitize import CONTROL_TOKEN_RE
 from rag.types import Message
 
 ABSTAIN_TEXT = "I could not find this in the documents."
 
-# Variants tried on SmolLM2-135M over 12 answerable questions of tests/rag/questions.yaml
-# (f1-3, f5, f7, f9, p1, p2, p4, m1, m2, c1). Supported + cited sentences / all sentences /
-# answers with the expected term and a citation into the right file:
-#   short 61/68 (90%), 6/12;  rules 28/29 (97%), 5/12;  example 19/34 (56%), 5/12, 2 fallbacks.
-# "short" gives the most supported, cited sentences and the most correct answers.
+# "short" is the default: with the bundled SmolLM2-135M it gave the most supported, cited
+# sentences and the most correct answers of the three.
 PROMPT_VARIANTS: dict[str, str] = {
     "rules": (
         "You answer questions using only the documents the user gives you.\n"
@@ -53,29 +51,6 @@ PROMPT_VARIANTS: dict[str, str] = {
 DEFAULT_VARIANT = "short"
 
 _TAG_RE = re.compile(r"<\s*(/?)\s*document\b", re.IGNORECASE)
-# ChatML and other chat-template control tokens (<|im_start|>, <|eot_id|>, [INST] ...).
-_CONTROL_RE = re.compile(r"<\|[^|>]{0,40}\|>|\[/?INST\]|<</?SYS>>", re.IGNORECASE)
-
-
-# Text that addresses the model instead of informing the reader: a document carrying it is
-# quoted data, so such sentences can neither support an answer nor be quoted as one.
-_INSTRUCTION_RES = [
-    re.compile(p, re.IGNORECASE)
-    for p in (
-        r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|"
-        r"directions|above|previous|everything)\b",
-        r"\b(reply|respond|answer|say|output|print|write)\b.{0,25}\bonly\b.{0,25}\bwith\b",
-        r"\b(new|updated|real) instructions?\b",
-        r"\bsystem prompt\b|\byou are now\b|\bas an ai\b",
-        r"\bthe answer to (every|any|all) questions?\b",
-    )
-]
-
-
-def looks_like_instruction(text: str) -> bool:
-    """Whether `text` reads as an instruction to the model (a prompt-injection attempt)."""
-    flat = " ".join(text.split())  # an instruction may be wrapped over several lines
-    return any(p.search(flat) for p in _INSTRUCTION_RES)
 
 
 def system_prompt(variant: str = DEFAULT_VARIANT) -> str:
@@ -90,7 +65,7 @@ def system_prompt(variant: str = DEFAULT_VARIANT) -> str:
 def neutralise(text: str) -> str:
     """Make document text unable to close its quote or fake a chat turn."""
     text = _TAG_RE.sub(lambda m: f"[{m.group(1)}doc", text)
-    return _CONTROL_RE.sub(lambda m: m.group(0).replace("<", "(").replace(">", ")"), text)
+    return CONTROL_TOKEN_RE.sub(lambda m: m.group(0).replace("<", "(").replace(">", ")"), text)
 
 
 def _attr(value: str) -> str:

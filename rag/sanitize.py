@@ -9,7 +9,8 @@ that do not occur in the cited passages' ordinary (non-instruction) sentences; i
 characters (zero-width, bidi controls, Unicode tag characters used for "ASCII smuggling").
 
 This module does not escape for HTML (ui/render.py does that for everything it shows), does
-not decide which sentences are supported (grounding.py), and does not touch documents.
+not recognise injected instructions (rag.injection) or decide which sentences are supported
+(rag.grounding), and does not touch documents.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
-
-from rag.prompts import looks_like_instruction
 
 # Zero-width and joiner characters, bidi embeddings/overrides/isolates, word joiner, BOM, soft
 # hyphen, and the Unicode tag block (invisible ASCII look-alikes).
@@ -31,7 +30,8 @@ _SCRIPT_RE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _TAG_RE = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]*)?/?\s*>")
-_CONTROL_RE = re.compile(r"<\|[^|>]{0,40}\|>|\[/?INST\]|<</?SYS>>", re.IGNORECASE)
+# ChatML and other chat-template control tokens (<|im_start|>, <|eot_id|>, [INST] ...).
+CONTROL_TOKEN_RE = re.compile(r"<\|[^|>]{0,40}\|>|\[/?INST\]|<</?SYS>>", re.IGNORECASE)
 _TARGET = r"\((?:[^()\n]|\([^()\n]*\))*\)"  # "(url)", one level of nested parentheses
 _IMAGE_RE = re.compile(r"!\[[^\]\n]*\]" + _TARGET)
 _LINK_RE = re.compile(r"\[([^\]\n]+)\]" + _TARGET)
@@ -46,41 +46,6 @@ _SPACES_RE = re.compile(r"[ \t]{2,}")
 _TRAILING_PUNCT = ".,;:!?'\""
 
 
-# Sentences that address the assistant rather than inform a reader, beyond what
-# rag.prompts.looks_like_instruction knows: role prefixes, "always answer", "refuse to answer",
-# "in your answer", "note to AI assistants", "call/fetch this URL".
-_HOSTILE_RES = [
-    re.compile(p, re.IGNORECASE)
-    for p in (
-        r"^\W*(system|assistant|developer|admin(istrator)?)\s*:",
-        r"\b(always|only|must|should)\b.{0,20}\b(answer|reply|respond|say|cite|output)\b.{0,40}"
-        r"\b(every|any|each|all|whatever|no matter)\b",
-        r"\b(whatever|no matter what)\b.{0,30}\b(user|question|asks?)\b",
-        r"\brefuse\b.{0,30}\b(answer|question|help|respond)",
-        r"\b(in|to|with|from) your (answer|response|reply|output)s?\b",
-        r"\bwhen(ever)? you (answer|reply|respond|write)\b",
-        r"\b(every|each|all|any) (answer|reply|response)s?\b.{0,20}\b(must|should|shall)\b",
-        r"\b(answer|reply to|respond to)\s+(every|each|all|any)\s+(question|request|message)s?"
-        r"\s+with\b",
-        r"\b(note|message|instructions?) (to|for) (the |all |any )?(ai|assistants?|models?|"
-        r"chatbots?|llms?|language models?)\b",
-        r"\b(call|fetch|visit|open|request|send|post|load|ping)\b.{0,60}(https?://|www\.)",
-        r"\b(print|reveal|show|repeat|output)\b.{0,30}\b(system prompt|your (instructions|"
-        r"prompt|rules))",
-    )
-]
-
-
-def looks_hostile(text: str) -> bool:
-    """Whether `text` addresses the assistant (a prompt-injection attempt), hidden characters
-    and markup removed first so "I\u200dg\u200dn\u200do\u200dr\u200de" reads as "Ignore"."""
-    for variant in (strip_invisible(text), strip_markup(text)):
-        flat = " ".join(variant.split())
-        if looks_like_instruction(flat) or any(p.search(flat) for p in _HOSTILE_RES):
-            return True
-    return False
-
-
 def strip_invisible(text: str) -> str:
     """`text` without zero-width, bidi-control and tag characters."""
     return _INVISIBLE_RE.sub("", text)
@@ -92,7 +57,7 @@ def strip_markup(text: str) -> str:
     text = _COMMENT_RE.sub(" ", text)
     text = _SCRIPT_RE.sub(" ", text)
     text = _TAG_RE.sub(" ", text)
-    text = _CONTROL_RE.sub(" ", text)
+    text = CONTROL_TOKEN_RE.sub(" ", text)
     text = _IMAGE_RE.sub(" ", text)
     text = _LINK_RE.sub(lambda m: m.group(1), text)
     text = _REF_LINK_RE.sub(" ", text)

@@ -7,12 +7,12 @@ import re
 from index.types import Chunk
 from rag.backends.base import Passage
 from rag.context import count_tokens, pack_context
+from rag.injection import looks_like_instruction
 from rag.prompts import (
     ABSTAIN_TEXT,
     PROMPT_VARIANTS,
     build_messages,
     format_document,
-    looks_like_instruction,
     system_prompt,
 )
 from rag.types import Hit, Message

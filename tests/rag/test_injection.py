@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.prompts import looks_like_instruction
+from rag.injection import looks_like_instruction
 
 pytestmark = pytest.mark.reliability
 
@@ -145,7 +145,7 @@ def test_links_survive_only_when_an_ordinary_passage_sentence_holds_them():
     ],
 )
 def test_hostile_sentences_are_recognised(sentence: str):
-    from rag.sanitize import looks_hostile
+    from rag.injection import looks_hostile
 
     assert looks_hostile(sentence)
 
@@ -160,7 +160,7 @@ def test_hostile_sentences_are_recognised(sentence: str):
     ],
 )
 def test_ordinary_sentences_are_not_hostile(sentence: str):
-    from rag.sanitize import looks_hostile
+    from rag.injection import looks_hostile
 
     assert not looks_hostile(sentence)
 
@@ -182,9 +182,10 @@ def test_grounding_strips_markup_and_foreign_links_from_a_model_answer():
 
 
 def test_extractive_fallback_never_quotes_markup_or_hidden_instructions():
-    from rag.grounding import SupportScorer, extractive_answer
+    from rag.fallback import fallback_answer
+    from rag.support import SupportScorer
 
-    result = extractive_answer("Who built the oldest boat?", _passages(), SupportScorer(), k=3)
+    result = fallback_answer("Who built the oldest boat?", _passages(), SupportScorer(), k=3)
     assert "Reyk" in result.text
     for payload in ("<script", "evil.example", "PERSIMMON", "\u200d"):
         assert payload not in result.text
