@@ -1,0 +1,229 @@
+"""Labelled claims for the claim checker: SQuAD gold sentences, their swaps, SciFact claims.
+
+- SQuAD v1.1 dev: a question's gold sentence is the sentence of its paragraph
+  (index.sentences.split_sentences) that holds the first gold answer; the claim is that
+  sentence and the cited text the paragraph (should pass). Its swapped twin replaces one
+  entity or number of the sentence (spaCy's entities; the one overlapping the gold answer when
+  there is one) by another entity of the same type from the same article that shares no word
+  with it (should fail). Articles are split with the answering evals' one article split
+  (evals.answering.common.article_split); `SQUAD_PER_SPLIT` distinct sentences per split are
+  drawn with `SPLIT_SEED`.
+- BEIR SciFact: every claim with evidence, paired with each evidence abstract; the label
+  (SUPPORT should pass, CONTRADICT should fail) is the one in queries.jsonl's metadata. Claims
+  are shuffled with `SPLIT_SEED`, first half DEV, second half TEST.
+
+The id lists are committed under evals/splits/ (claims-squad-*.txt: question ids;
+claims-scifact-*.txt: claim ids) and read back, so every run checks the same claims. This
+module builds data only; it scores nothing (claims_eval.py does).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from evals.answering.common import (
+    DEFAULT_SQUAD,
+    REPO_ROOT,
+    SPLIT_SEED,
+    SPLITS_DIR,
+    Split,
+    article_split,
+    read_ids,
+    write_ids,
+)
+from index.sentences import split_sentences
+
+DEFAULT_SCIFACT = REPO_ROOT.parent / "shared" / "datasets" / "scifact"
+SQUAD_PER_SPLIT = 1000
+# Entity types that name one thing or amount, so another of the type is a different claim.
+SWAP_TYPES = frozenset(
+    "PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW LANGUAGE DATE TIME PERCENT "
+    "MONEY QUANTITY ORDINAL CARDINAL".split()
+)
+_WORD = re.compile(r"\w+")
+_SKIP_WORDS = frozenset("the a an of and in on at s".split())
+
+
+@dataclass(frozen=True)
+class LabelledClaim:
+    """A claim, the text it cites, and whether that text states it."""
+
+    id: str
+    claim: str
+    cited: str
+    supported: bool  # the label: True = the cited text states the claim
+    kind: str  # "squad-gold", "squad-swap", "scifact-support", "scifact-contradict"
+
+
+def split_path(dataset: str, split: Split) -> Path:
+    return SPLITS_DIR / f"claims-{dataset}-{split}.txt"
+
+
+# -- SQuAD ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Gold:
+    qid: str
+    title: str
+    paragraph: str
+    start: int  # the gold sentence's span in the paragraph
+    end: int
+    answer_start: int
+    answer_end: int
+
+
+def _squad_golds(path: Path) -> dict[str, _Gold]:
+    """Every question's gold sentence, keyed by question id, in file order."""
+    articles = json.loads(path.read_text(encoding="utf-8"))["data"]
+    golds = {}
+    for article in articles:
+        for para in article["paragraphs"]:
+            context = para["context"]
+            spans = split_sentences(context)
+            for qa in para["qas"]:
+                answer = qa["answers"][0]
+                a0 = answer["answer_start"]
+                for s, e in spans:
+                    if s <= a0 < e:
+                        a1 = a0 + len(answer["text"])
+                        golds[qa["id"]] = _Gold(qa["id"], article["title"], context, s, e, a0, a1)
+                        break
+    return golds
+
+
+def write_squad_splits(path: Path = DEFAULT_SQUAD, per_split: int = SQUAD_PER_SPLIT) -> None:
+    """Draw and commit the question ids whose gold sentences are the SQuAD claims."""
+    golds = _squad_golds(path)
+    halves = article_split({g.title for g in golds.values()})
+    for split in ("dev", "test"):
+        wanted = set(halves[split])
+        seen: dict[tuple[str, int], str] = {}
+        for g in golds.values():
+            if g.title in wanted:
+                seen.setdefault((g.paragraph, g.start), g.qid)
+        ids = sorted(seen.values())
+        random.Random(SPLIT_SEED).shuffle(ids)
+        header = (
+            f"SQuAD v1.1 dev question ids for the claim checker, {split} articles "
+            f"(article_split, seed {SPLIT_SEED}); one question per distinct gold sentence, "
+            f"{per_split} drawn with random.Random({SPLIT_SEED}).shuffle."
+        )
+        write_ids(split_path("squad", split), ids[:per_split], header)
+
+
+def _norm_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _SKIP_WORDS}
+
+
+def _swap(gold: _Gold, doc, pool: dict[str, list[str]], rng: random.Random) -> str | None:
+    """The gold sentence with one of its entities replaced; None when none can be."""
+    ents = [
+        e
+        for e in doc.ents
+        if gold.start <= e.start_char and e.end_char <= gold.end and e.label_ in SWAP_TYPES
+    ]
+    options = []
+    for ent in ents:
+        words = _norm_words(ent.text)
+        others = [t for t in pool[ent.label_] if not (_norm_words(t) & words)]
+        if others and words:
+            options.append((ent, others))
+    if not options:
+        return None
+    on_answer = [
+        o
+        for o in options
+        if o[0].start_char < gold.answer_end and gold.answer_start < o[0].end_char
+    ]
+    ent, others = rng.choice(on_answer or options)
+    sentence = gold.paragraph[gold.start : gold.end]
+    s, e = ent.start_char - gold.start, ent.end_char - gold.start
+    return sentence[:s] + rng.choice(sorted(others)) + sentence[e:]
+
+
+def squad_claims(split: Split, path: Path = DEFAULT_SQUAD) -> list[LabelledClaim]:
+    """The split's gold sentences (should pass) and their swapped twins (should fail)."""
+    from rag.nlp import nlp
+
+    ids = read_ids(split_path("squad", split))
+    golds = _squad_golds(path)
+    chosen = [golds[i] for i in ids]
+    titles = {g.title for g in chosen}
+    # The pool of same-type entities comes from every paragraph of the article.
+    paragraphs = list(dict.fromkeys(g.paragraph for g in golds.values() if g.title in titles))
+    title_of = {g.paragraph: g.title for g in golds.values()}
+    docs = dict(zip(paragraphs, nlp().pipe(paragraphs), strict=True))
+    pools: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for text, doc in docs.items():
+        for ent in doc.ents:
+            pools[title_of[text]][ent.label_].add(ent.text)
+    out = []
+    for g in chosen:
+        sentence = g.paragraph[g.start : g.end].strip()
+        out.append(LabelledClaim(g.qid, sentence, g.paragraph, True, "squad-gold"))
+        pool = {label: sorted(texts) for label, texts in pools[g.title].items()}
+        pool = defaultdict(list, pool)
+        swapped = _swap(g, docs[g.paragraph], pool, random.Random(f"{SPLIT_SEED}-{g.qid}"))
+        if swapped is not None:
+            out.append(LabelledClaim(g.qid, swapped.strip(), g.paragraph, False, "squad-swap"))
+    return out
+
+
+# -- SciFact ----------------------------------------------------------------------------------
+
+
+def _scifact_queries(root: Path) -> dict[str, dict]:
+    queries = {}
+    with (root / "queries.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("metadata"):
+                queries[row["_id"]] = row
+    return queries
+
+
+def write_scifact_splits(root: Path = DEFAULT_SCIFACT) -> None:
+    """Commit the claim ids with evidence, shuffled with `SPLIT_SEED`, halves DEV and TEST."""
+    ids = sorted(_scifact_queries(root), key=int)
+    random.Random(SPLIT_SEED).shuffle(ids)
+    half = len(ids) // 2
+    for split, part in (("dev", ids[:half]), ("test", ids[half:])):
+        header = (
+            f"BEIR SciFact claim ids with evidence, {split} half: sorted by id, shuffled with "
+            f"random.Random({SPLIT_SEED}), first half dev, second half test."
+        )
+        write_ids(split_path("scifact", split), part, header)
+
+
+def scifact_claims(split: Split, root: Path = DEFAULT_SCIFACT) -> list[LabelledClaim]:
+    """Each claim of the split with each evidence abstract: SUPPORT pass, CONTRADICT fail."""
+    queries = _scifact_queries(root)
+    ids = read_ids(split_path("scifact", split))
+    wanted = {doc for i in ids for doc in queries[i]["metadata"]}
+    abstracts = {}
+    with (root / "corpus.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row["_id"] in wanted:
+                abstracts[row["_id"]] = row["text"]
+    out = []
+    for i in ids:
+        for doc, evidence in sorted(queries[i]["metadata"].items()):
+            label = evidence[0]["label"]
+            supported = label == "SUPPORT"
+            kind = "scifact-support" if supported else "scifact-contradict"
+            out.append(
+                LabelledClaim(f"{i}/{doc}", queries[i]["text"], abstracts[doc], supported, kind)
+            )
+    return out
+
+
+def write_splits() -> None:
+    write_squad_splits()
+    write_scifact_splits()
