@@ -50,11 +50,14 @@ def open_for_writing(settings: IndexSettings, rebuild: bool) -> tuple[ChunkIndex
 def vanished(
     manifest: Manifest, walked_roots: Iterable[str], found: Iterable[Candidate]
 ) -> list[str]:
-    """Sources the manifest holds under a walked folder that this walk did not find, sorted."""
+    """Sources the manifest holds under a walked folder that this walk did not find, sorted.
+
+    Each source appears once, even when the same folder was given twice.
+    """
     seen = {(c.root, c.source) for c in found}
     return sorted(
         source
-        for root in walked_roots
+        for root in set(walked_roots)
         for source in manifest.sources_under(root)
         if (root, source) not in seen
     )

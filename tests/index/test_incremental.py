@@ -64,6 +64,17 @@ def test_deleting_a_file_removes_exactly_its_chunks_from_both_stores(
     assert report.chunks == sum(len(ids) for ids in before.values()) - len(before[gone])
 
 
+def test_a_folder_given_twice_loses_a_deleted_file_once(
+    corpus_copy: Path, index_settings: IndexSettings
+) -> None:
+    ingest([corpus_copy], index_settings)
+    gone = sorted(p.name for p in corpus_copy.iterdir())[0]
+    (corpus_copy / gone).unlink()
+    report = ingest([corpus_copy, corpus_copy], index_settings)
+    assert (report.removed, report.documents) == (1, 4)
+    assert [f.source for f in report.files if f.status == "removed"] == [gone]
+
+
 def test_a_new_file_is_added_and_other_roots_are_left_alone(
     corpus_copy: Path, index_settings: IndexSettings, tmp_path: Path
 ) -> None:
