@@ -5,23 +5,20 @@ The real index and backends are exercised in test_ask_cli.py and test_injection.
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections.abc import Iterator
-from typing import ClassVar
 
-import numpy as np
 import pytest
 
-from index.types import Chunk, IndexStatus
+from index.types import Chunk
 from rag import retrieval as retrieval_pkg
 from rag.assistant import Assistant
 from rag.backends import registry
-from rag.backends.base import BackendError, BackendStatus, ChatRequest
+from rag.backends.base import BackendError
+from rag.backends.openai_backend import OpenAIOptions
 from rag.config import load_settings
-from rag.extractive import content_terms
 from rag.prompts import ABSTAIN_TEXT
-from rag.types import Answer, Hit, Message
+from rag.testing.fakes import BagEmbedder, FakeIndex, FakeRetriever, ScriptedBackend
+from rag.types import Answer, Message
 
 DOCS = {
     "svr.txt": (
@@ -40,102 +37,20 @@ CHUNKS = [
 ]  # fmt: skip
 
 
-class BagEmbedder:
-    name = "bag"
-    dim = 64
-
-    def _vec(self, text: str) -> np.ndarray:
-        v = np.zeros(self.dim, dtype=np.float32)
-        for term in content_terms(text):
-            v[int(hashlib.md5(term.encode()).hexdigest(), 16) % self.dim] += 1.0
-        n = np.linalg.norm(v)
-        return v / n if n else v
-
-    def embed_documents(self, texts):
-        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim))
-
-    def embed_query(self, text):
-        return self._vec(text)
-
-
-class FakeIndex:
-    def count(self) -> int:
-        return len(CHUNKS)
-
-    def sources(self) -> list[str]:
-        return sorted(DOCS)
-
-    def chunks_of(self, source: str) -> list[Chunk]:
-        return [c for c in CHUNKS if c.source == source]
-
-    def status(self) -> IndexStatus:
-        return IndexStatus(2, 2, "bag", 64, 256, 40, None, "memory")
-
-
-class FakeRetriever:
-    """Ranks chunks by shared content terms; records the queries it was given."""
-
-    queries: ClassVar[list[str]] = []
-
-    def retrieve(self, query, k, sources=None):
-        FakeRetriever.queries.append(query)
-        q = set(content_terms(query))
-        scored = [(len(q & set(content_terms(c.text))), c) for c in CHUNKS]
-        scored.sort(key=lambda x: -x[0])
-        return [
-            Hit(chunk=c, score=float(s), dense_score=0.2 + 0.1 * s, bm25_score=float(s))
-            for s, c in scored[:k]
-        ]
-
-
-class ScriptedBackend:
-    """Replies from a class-level queue; an Exception in the queue is raised."""
-
-    name: ClassVar[str] = "scripted"
-    replies: ClassVar[list] = []
-    requests: ClassVar[list[ChatRequest]] = []
-    built_with: ClassVar[list] = []
-
-    @classmethod
-    def from_settings(cls, settings):
-        cls.built_with.append(settings)
-        return cls()
-
-    @property
-    def model(self) -> str:
-        return "scripted-1"
-
-    @property
-    def context_window(self) -> int:
-        return 4096
-
-    def status(self) -> BackendStatus:
-        return BackendStatus(self.name, "available", self.model)
-
-    def stream(self, request: ChatRequest) -> Iterator[str]:
-        ScriptedBackend.requests.append(request)
-        reply = ScriptedBackend.replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        for word in reply.split(" "):
-            yield word + " "
-
-
 @pytest.fixture()
 def assistant(monkeypatch, tmp_path):
-    monkeypatch.setattr(retrieval_pkg, "build_retriever", lambda *a, **k: FakeRetriever())
+    monkeypatch.setattr(retrieval_pkg, "build_retriever", lambda *a, **k: FakeRetriever(CHUNKS))
     registry.register("scripted", ScriptedBackend)
-    ScriptedBackend.replies = []
-    ScriptedBackend.requests = []
-    ScriptedBackend.built_with = []
-    FakeRetriever.queries = []
+    ScriptedBackend.reset()
+    FakeRetriever.reset()
     settings = load_settings(
         {
             "index": {"data_dir": str(tmp_path / "rag")},
             "llm": {"backend": "scripted", "rewrite": "heuristic"},
         }
     )
-    yield Assistant(settings, index=FakeIndex(), embedder=BagEmbedder())
+    embedder = BagEmbedder()
+    yield Assistant(settings, index=FakeIndex(CHUNKS, embedder), embedder=embedder)
     registry.unregister("scripted")
 
 
@@ -255,8 +170,14 @@ def test_backends_are_cached_by_name_and_options(assistant):
     assert len(ScriptedBackend.built_with) == 1
 
 
+class ScriptedServerBackend(ScriptedBackend):
+    """The scripted backend with the options of an OpenAI-compatible server."""
+
+    Options = OpenAIOptions
+
+
 def test_openai_options_give_a_settings_copy(assistant):
-    with registry.override("openai", ScriptedBackend):
+    with registry.override("openai", ScriptedServerBackend):
         ScriptedBackend.replies = ["SVR Director Sergey Naryshkin [1]."]
         answer = assistant.ask(
             "Who is the director of the SVR?",

@@ -1,17 +1,18 @@
-"""Grounding: marker validation, sentence support, citation spans, the extractive fallback."""
+"""Grounding: marker validation, sentence support, citation spans, the extractive fallback.
+
+The fake embedder hashes stemmed content words (rag.testing.fakes.BagEmbedder).
+"""
 
 from __future__ import annotations
 
-import hashlib
-
-import numpy as np
 import pytest
 
 from index.types import Chunk
 from rag.backends.base import Passage
+from rag.citations import clean_markers, parse_markers
 from rag.config import GroundingSettings
-from rag.extractive import content_terms
-from rag.grounding import SupportScorer, check_answer, clean_markers, parse_markers
+from rag.grounding import SupportScorer, check_answer
+from rag.testing.fakes import BagEmbedder
 
 DOC_A = (
     "Intro line of the article.\n\n"
@@ -23,26 +24,6 @@ DOC_B = (
     "Preamble. The Aldrich Ames case in the 1980s and 1990s highlighted the dangerous game of "
     "intelligence between the two superpowers. Russia has been accused of the SolarWinds breach."
 )
-
-
-class BagEmbedder:
-    """Deterministic: hashed bag of stemmed content words, L2-normalised."""
-
-    name = "bag"
-    dim = 128
-
-    def _vec(self, text: str) -> np.ndarray:
-        v = np.zeros(self.dim, dtype=np.float32)
-        for term in content_terms(text):
-            v[int(hashlib.md5(term.encode()).hexdigest(), 16) % self.dim] += 1.0
-        norm = np.linalg.norm(v)
-        return v / norm if norm else v
-
-    def embed_documents(self, texts):
-        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim))
-
-    def embed_query(self, text):
-        return self._vec(text)
 
 
 def chunk_of(doc: str, source: str, start_marker: str, position: int = 0) -> Chunk:
@@ -71,7 +52,7 @@ def passages() -> list[Passage]:
 
 @pytest.fixture()
 def scorer() -> SupportScorer:
-    return SupportScorer(BagEmbedder(), GroundingSettings())
+    return SupportScorer(BagEmbedder(128), GroundingSettings())
 
 
 def test_markers_in_every_form_are_found():

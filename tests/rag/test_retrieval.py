@@ -1,17 +1,12 @@
 """Unit tests of the retrieval pipeline around a fake index and a bag-of-words embedder.
 
-The fakes have exactly the methods of `index.store.ChunkIndex` and `index.embedding.Embedder`
-that retrieval uses; rankings can be scripted so fusion math is checked on hand-made input.
-The real index is exercised in test_retrieval_real.py.
+The fakes (rag.testing.fakes) have exactly the methods of `index.store.ChunkIndex` and
+`index.embedding.Embedder` that retrieval uses; rankings can be scripted so fusion math is
+checked on hand-made input. The real index is exercised in test_retrieval_real.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Sequence
-
-import numpy as np
 import pytest
 
 from index.types import Chunk
@@ -27,37 +22,16 @@ from rag.retrieval import (
     rrf_fuse,
 )
 from rag.retrieval import stages as stages_module
+from rag.testing.fakes import (
+    BagEmbedder,
+    FakeIndex,
+    FakeRetriever,
+    chunks_from_documents,
+    plain_words,
+)
+from rag.testing.retrieval import CONTRACT_DOCUMENTS, RetrieverContract
 
 DIM = 64
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
-
-
-class BagOfWordsEmbedder:
-    """Deterministic embedder: hashed word counts, L2-normalised. Counts its calls."""
-
-    name = "bow-test"
-    dim = DIM
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def _vec(self, text: str) -> np.ndarray:
-        vec = np.zeros(DIM, dtype=np.float32)
-        for word in _words(text):
-            vec[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
-        norm = np.linalg.norm(vec)
-        return vec / norm if norm else vec
-
-    def embed_query(self, text: str) -> np.ndarray:
-        self.calls += 1
-        return self._vec(text)
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls += 1
-        return np.vstack([self._vec(t) for t in texts]) if texts else np.zeros((0, DIM))
 
 
 def make_chunk(source: str, position: int, text: str) -> Chunk:
@@ -73,62 +47,14 @@ def make_chunk(source: str, position: int, text: str) -> Chunk:
     )
 
 
-class FakeIndex:
-    """The ChunkIndex methods retrieval uses. Rankings are computed, or scripted per half."""
-
-    def __init__(
-        self,
-        chunks: Sequence[Chunk],
-        embedder: BagOfWordsEmbedder,
-        dense_ranking: Sequence[tuple[str, float]] | None = None,
-        bm25_ranking: Sequence[tuple[str, float]] | None = None,
-    ) -> None:
-        self.chunks = {c.id: c for c in chunks}
-        self.embedder = embedder
-        self.dense_ranking = dense_ranking
-        self.bm25_ranking = bm25_ranking
-        self.searched_sources: list[list[str] | None] = []
-
-    def _filter(self, ranking, k, sources):
-        self.searched_sources.append(None if sources is None else list(sources))
-        kept = [(cid, s) for cid, s in ranking if not sources or self.chunks[cid].source in sources]
-        return kept[:k]
-
-    def dense_search(self, query_vec, k, sources=None):
-        if self.dense_ranking is not None:
-            return self._filter(self.dense_ranking, k, sources)
-        scored = [
-            (c.id, float(self.embedder._vec(c.text) @ query_vec)) for c in self.chunks.values()
-        ]
-        return self._filter(sorted(scored, key=lambda x: -x[1]), k, sources)
-
-    def bm25_search(self, query, k, sources=None):
-        if self.bm25_ranking is not None:
-            return self._filter(self.bm25_ranking, k, sources)
-        terms = set(_words(query))
-        scored = [(c.id, float(len(terms & set(_words(c.text))))) for c in self.chunks.values()]
-        scored = [x for x in scored if x[1] > 0]
-        return self._filter(sorted(scored, key=lambda x: -x[1]), k, sources)
-
-    def sources(self):
-        return sorted({c.source for c in self.chunks.values()})
-
-    def get(self, ids):
-        return [self.chunks[i] for i in ids if i in self.chunks]
-
-    def chunks_of(self, source):
-        return sorted(
-            (c for c in self.chunks.values() if c.source == source), key=lambda c: c.position
-        )
-
-
 def ids(hits) -> list[str]:
     return [h.chunk.id for h in hits]
 
 
 @pytest.fixture
-def embedder() -> BagOfWordsEmbedder:
-    return BagOfWordsEmbedder()
+def embedder() -> BagEmbedder:
+    """Hashed plain-word counts (no stemming), so fusion math sees the words as written."""
+    return BagEmbedder(DIM, name="bow-test", terms=plain_words)
 
 
 @pytest.fixture
@@ -251,7 +177,7 @@ def test_both_halves_off_is_a_clear_error(scripted, embedder):
 def test_bm25_only_hits_get_their_cosine_similarity(scripted, embedder):
     hits = build_retriever(RetrievalSettings(), scripted, embedder).retrieve("passage 4", 4)
     d4 = next(h for h in hits if h.chunk.id == "a.txt#4")
-    expected = float(embedder._vec("passage number 4") @ embedder._vec("passage 4"))
+    expected = float(embedder.vector("passage number 4") @ embedder.vector("passage 4"))
     assert d4.dense_score == pytest.approx(expected, abs=1e-5)
     assert d4.dense_rank is None  # the dense half did not rank it
     d1 = next(h for h in hits if h.chunk.id == "a.txt#1")
@@ -369,7 +295,7 @@ class FakeCrossEncoder:
     """Scores a pair by how often the query's words occur in the passage."""
 
     def predict(self, pairs):
-        return [sum(_words(p).count(w) for w in _words(q)) for q, p in pairs]
+        return [sum(plain_words(p).count(w) for w in plain_words(q)) for q, p in pairs]
 
 
 def test_reranker_reorders_candidates_by_cross_encoder_score(embedder, tmp_path, monkeypatch):
@@ -388,3 +314,17 @@ def test_reranker_reorders_candidates_by_cross_encoder_score(embedder, tmp_path,
     assert ids(hits) == ["a.txt#1", "a.txt#0"]
     assert [h.score for h in hits] == [4.0, 2.0]
     assert hits[0].dense_rank == 3  # the first-stage ranks are kept for inspection
+
+
+class TestPipelineOverAFakeIndexPassesTheRetrieverContract(RetrieverContract):
+    @pytest.fixture
+    def retriever(self):
+        embedder = BagEmbedder(DIM, name="bow-test", terms=plain_words)
+        index = FakeIndex(chunks_from_documents(CONTRACT_DOCUMENTS), embedder)
+        return build_retriever(RetrievalSettings(), index, embedder)
+
+
+class TestFakeRetrieverPassesTheRetrieverContract(RetrieverContract):
+    @pytest.fixture
+    def retriever(self):
+        return FakeRetriever(chunks_from_documents(CONTRACT_DOCUMENTS))

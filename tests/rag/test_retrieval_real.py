@@ -12,6 +12,7 @@ import pytest
 from index.config import IndexSettings
 from rag.config import RetrievalSettings
 from rag.retrieval import build_retriever
+from rag.testing.retrieval import CONTRACT_DOCUMENTS, RetrieverContract
 
 pytestmark = pytest.mark.slow
 
@@ -98,3 +99,23 @@ def test_cross_encoder_reranker_loads_a_local_model_once_and_orders_by_its_score
     expected = model.predict([(SVR_QUESTION, h.chunk.text) for h in hits])
     assert [h.score for h in hits] == pytest.approx([float(x) for x in expected], abs=1e-5)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+class TestRealRetrieverPassesTheRetrieverContract(RetrieverContract):
+    """The default pipeline (hybrid search over real Chroma and BM25, the default embedder)
+    over the contract's documents, indexed from files by `index.pipeline.ingest`."""
+
+    @pytest.fixture(scope="class")
+    def retriever(self, tmp_path_factory):
+        from index.embedding import get_embedder
+        from index.pipeline import ingest
+        from index.store import open_index
+
+        base = tmp_path_factory.mktemp("contract")
+        docs = base / "docs"
+        docs.mkdir()
+        for name, text in CONTRACT_DOCUMENTS.items():
+            (docs / name).write_text(text, encoding="utf-8")
+        settings = IndexSettings(data_dir=base / "rag")
+        assert ingest([docs], settings).documents == len(CONTRACT_DOCUMENTS)
+        return build_retriever(RetrievalSettings(), open_index(settings), get_embedder(settings))

@@ -2,50 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import ClassVar
-
 import pytest
 
-from rag.backends.base import BackendError, BackendStatus, ChatRequest
+from rag.backends.base import BackendError
 from rag.rewrite import heuristic_rewrite, needs_rewrite, rewrite_query
+from rag.testing.fakes import ScriptedBackend
 from rag.types import Message
 
 SVR_TURN = (
     Message("user", "Who is the director of the SVR?"),
     Message("assistant", "The SVR director is Sergey Naryshkin [1]."),
 )
-
-
-class ScriptedBackend:
-    """A chat backend that replies from a queue (or raises the queued exception)."""
-
-    name: ClassVar[str] = "scripted"
-
-    def __init__(self, replies: list) -> None:
-        self.replies = list(replies)
-        self.requests: list[ChatRequest] = []
-
-    @property
-    def model(self) -> str:
-        return "scripted-1"
-
-    @property
-    def context_window(self) -> int:
-        return 4096
-
-    def status(self) -> BackendStatus:
-        return BackendStatus(self.name, "available", self.model)
-
-    def stream(self, request: ChatRequest) -> Iterator[str]:
-        self.requests.append(request)
-        reply = self.replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        yield from reply.split(" ")[:1]
-        rest = reply.split(" ", 1)[1:] if " " in reply else []
-        for piece in rest:
-            yield " " + piece
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.grounding import parse_markers
+from rag.citations import parse_markers
 from rag.prompts import PROMPT_VARIANTS
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]

@@ -1,0 +1,1 @@
+"""A test kit for ragchat and its plugins: contracts each role must pass, and shared fakes."""
