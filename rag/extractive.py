@@ -14,8 +14,9 @@ document (the same space as `Chunk.start`/`Citation.start`). The score is:
 
 A sentence that shares no content term with the question is never returned, so an empty
 list means "the passages do not answer this". Deterministic: ties break on passage number
-and position. This module only selects; the extractive backend formats the answer and the
-assistant's grounding step reuses the selection for its fallback.
+and position. This module only selects (and writes a selection with its markers); the
+extractive backend streams the answer, and rag.fallback reuses the selection when a model's
+answer has no supported sentence.
 """
 
 from __future__ import annotations

@@ -7,17 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from index.offline import OFFLINE_VARIABLES
+
 # ---------------------------------------------------------------- offline environment, data dir
-# (index/pipeline engineer) Nothing may download or phone home, in this process or in the
-# subprocesses tests start (they inherit os.environ).
-for _name, _value in {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-    "GRADIO_ANALYTICS_ENABLED": "False",
-    "TOKENIZERS_PARALLELISM": "false",
-}.items():
-    os.environ[_name] = _value
+# Nothing may download or phone home, in this process or in the subprocesses tests start
+# (they inherit os.environ): the offline variables are forced on, whatever the shell set.
+os.environ.update(OFFLINE_VARIABLES)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CORPUS_DIR = REPO_ROOT / "corpus"

@@ -3,8 +3,8 @@
 `DenseRetriever` asks the index for the chunks nearest to the query's embedding (cosine),
 `BM25Retriever` for the best keyword matches, and `HybridRetriever` fuses the two lists,
 keeping both halves' scores and ranks on each hit. Fusion is either a convex combination of
-scores scaled by each half's best score (`convex_fuse`, the default: on SciFact's train
-claims it beat every reciprocal-rank setting tried) or weighted reciprocal-rank fusion,
+scores scaled by each half's best score (`convex_fuse`, the default: it ranks better than
+reciprocal-rank fusion on SciFact's training claims) or weighted reciprocal-rank fusion,
 `score = sum(w / (rrf_k + rank))` (`rrf_fuse`). A source filter is passed down to
 both halves, so the index searches inside those files only. Nothing here reranks or diversifies
 (see `stages.py`), and nothing loads a model: the embedder comes in ready.
