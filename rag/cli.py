@@ -27,7 +27,7 @@ COMMANDS = {
     "serve": ("ui.cli:serve_command", "Start the web chat and the OpenAI-compatible API."),
     "backends": ("rag.backends.cli:backends_command", "List model backends and their status."),
     "eval": ("evals.cli:eval_command", "Run eval suites and report metrics per backend."),
-    "bench": ("evals.bench_cli:bench_command", "Measure indexing, retrieval and answer speed."),
+    "bench": ("evals.bench.cli:bench_command", "Measure indexing, retrieval and answer speed."),
     "config": ("rag.cli:config_command", "Print the effective settings."),
 }
 
@@ -80,19 +80,6 @@ def cli(ctx: click.Context, config_file: str | None, data_dir: str | None) -> No
     ctx.obj["overrides"] = {"index": {"data_dir": data_dir}} if data_dir else {}
 
 
-def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge flag overrides; None values (flags not given) are left out."""
-    out = dict(base)
-    for key, value in extra.items():
-        if value is None:
-            continue
-        if isinstance(value, dict):
-            out[key] = merge(out.get(key, {}), value)
-        else:
-            out[key] = value
-    return out
-
-
 class InputError(click.ClickException):
     """A bad settings file or value the user gave: one `Error:` line, exit status 2, and no
     usage text (the command line itself was fine)."""
@@ -102,10 +89,11 @@ class InputError(click.ClickException):
 
 def settings_from_context(ctx: click.Context, overrides: dict[str, Any] | None = None):
     """Load the effective Settings for a command: file < env < group flags < command flags."""
-    from rag.config import ConfigError, load_settings
+    from rag.config import ConfigError, deep_merge, load_settings
 
     root = ctx.find_root().obj or {}
-    merged = merge(root.get("overrides", {}), overrides or {})
+    # flags not given are None and leave the settings as they are
+    merged = deep_merge(root.get("overrides", {}), overrides or {}, drop_none=True)
     try:
         return load_settings(merged, root.get("config_file"))
     except ConfigError as err:
@@ -137,6 +125,8 @@ def config_command(ctx: click.Context, as_json: bool) -> None:
     lines = [
         f"# Effective settings. Read from: defaults, {path or 'no rag.toml'}, RAG_* environment,",
         "# then flags. Environment names: RAG_<SECTION>__<KEY>, e.g. RAG_RETRIEVAL__TOP_K=8.",
+        "# A backend's options are the table [llm.<backend>] ('-' in its name written '_'),",
+        "# e.g. RAG_LLM__OPENAI__BASE_URL=http://127.0.0.1:8080/v1.",
     ]
     section = None
     for name, value, description in describe(settings):

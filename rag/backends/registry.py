@@ -4,18 +4,30 @@ Built-in backends are declared in pyproject.toml under the `ragchat.backends` en
 group, exactly as a third-party package would declare its own, so both are found the same way.
 `register()` adds one in-process (tests, plugins loaded by hand). Building a backend imports
 its module lazily: a missing optional package shows up as a status, not an import error.
+`create()` gives the backend its `Options` (from settings, plus per-question overrides) and
+checks that what was built implements the `ChatBackend` protocol.
 This module does not pick the backend to use (the assistant does, from settings).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from rag.backends.base import BackendError, BackendStatus, ChatBackend
+from pydantic import BaseModel
+
+from rag.backends.base import (
+    BackendError,
+    BackendStatus,
+    ChatBackend,
+    backend_options,
+    missing_members,
+    options_key,
+    settings_with_options,
+)
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -27,8 +39,12 @@ _registered: dict[str, object] = {}  # name -> class, or an EntryPoint not yet l
 _loaded_entry_points = False
 
 
+class UnknownBackend(BackendError):
+    """No backend is registered under the name asked for."""
+
+
 def register(name: str, backend_cls: type) -> None:
-    """Register a backend class (one with `from_settings(settings)`) under `name`."""
+    """Register a backend class (a `ChatBackend` implementation) under `name`."""
     with _lock:
         _registered[name] = backend_cls
 
@@ -72,13 +88,24 @@ def names() -> list[str]:
     return sorted(_registered)
 
 
+def check_name(name: str) -> None:
+    """Raise UnknownBackend, naming the known backends, unless `name` is registered."""
+    if name not in names():
+        known = ", ".join(names())
+        raise UnknownBackend(
+            f"Unknown backend '{name}': it does not exist in this install. Known backends: {known}."
+        )
+
+
+def name_for_key(key: str) -> str | None:
+    """The registered backend whose options live under `[llm.<key>]` (None: there is none)."""
+    return next((n for n in names() if options_key(n) == key), None)
+
+
 def backend_class(name: str) -> type:
     """The class registered under `name`. Raises BackendError naming the known backends."""
-    _discover()
+    check_name(name)
     target = _registered.get(name)
-    if target is None:
-        known = ", ".join(names())
-        raise BackendError(f"Unknown backend '{name}'. Known backends: {known}.")
     if not isinstance(target, type):
         try:
             target = target.load()  # an EntryPoint
@@ -91,9 +118,31 @@ def backend_class(name: str) -> type:
     return target
 
 
-def create(name: str, settings: Settings) -> ChatBackend:
-    """Build the backend `name` from settings. Raises BackendError with a readable reason."""
-    return backend_class(name).from_settings(settings)
+def options(name: str, settings: Settings) -> BaseModel:
+    """The effective `Options` of backend `name` under `settings`. Raises BackendError."""
+    return backend_options(backend_class(name), settings, name=name)
+
+
+def create(
+    name: str, settings: Settings, overrides: Mapping[str, Any] | None = None
+) -> ChatBackend:
+    """Build the backend `name` from settings, with `overrides` of its options.
+
+    The backend receives its `Options` and the settings (a copy carrying the overridden
+    options when there are any). Raises BackendError with a readable reason.
+    """
+    backend_cls = backend_class(name)
+    resolved = backend_options(backend_cls, settings, overrides, name=name)
+    if overrides:
+        settings = settings_with_options(settings, name, resolved)
+    backend = backend_cls.from_settings(settings, resolved)
+    missing = missing_members(backend)
+    if missing:
+        raise BackendError(
+            f"The {name} backend does not implement the ChatBackend protocol "
+            f"(missing: {', '.join(missing)})."
+        )
+    return backend
 
 
 def statuses(settings: Settings) -> list[BackendStatus]:

@@ -1,9 +1,7 @@
-"""The contract every chat backend passes, run for each built-in backend.
+"""The backend contract (rag.testing.backend.BackendContract), run for each built-in backend.
 
-`BackendContract` is reusable: a backend (built-in or third-party) subclasses it and
-provides the `backend` fixture (a working backend) and, if it can fail, `broken_backend`
-(one that cannot answer: a missing model file, a closed port). The OpenAI-compatible backend
-runs against a real `python -m llama_cpp.server` started on 127.0.0.1 with the bundled model.
+The OpenAI-compatible backend runs against a real `python -m llama_cpp.server` started on
+127.0.0.1 with the bundled model.
 """
 
 from __future__ import annotations
@@ -19,102 +17,11 @@ from typing import IO
 
 import pytest
 
-from index.types import Chunk
 from rag.backends import registry
-from rag.backends.base import (
-    BackendError,
-    BackendStatus,
-    ChatBackend,
-    ChatRequest,
-    Passage,
-    complete,
-)
+from rag.backends.base import ChatBackend, complete
 from rag.backends.llama_cpp import bundled_model_path
 from rag.config import Settings
-from rag.types import Message
-
-PASSAGES = (
-    "CIA Director John Ratcliffe called his counterpart, SVR Director Sergey Naryshkin. "
-    "The two spy chiefs agreed to keep in regular contact.",
-    "The call took place on a Tuesday, the first contact between them in over two years.",
-)
-
-
-def simple_request(max_tokens: int = 40) -> ChatRequest:
-    passages = tuple(
-        Passage(
-            n=i + 1,
-            chunk=Chunk(
-                id=f"c{i}",
-                source=f"doc{i}.txt",
-                title=f"Doc {i}",
-                text=text,
-                position=0,
-                start=0,
-                end=len(text),
-                n_tokens=len(text.split()),
-            ),
-        )
-        for i, text in enumerate(PASSAGES)
-    )
-    documents = "\n".join(f"[{p.n}] {p.chunk.text}" for p in passages)
-    question = "Who is the director of the SVR?"
-    return ChatRequest(
-        messages=(
-            Message("system", "Answer using only the documents. Cite them like [1]."),
-            Message("user", f"Documents:\n{documents}\n\nQuestion: {question}"),
-        ),
-        question=question,
-        passages=passages,
-        max_tokens=max_tokens,
-        temperature=0.0,
-    )
-
-
-class BackendContract:
-    """What the assistant relies on, for any backend."""
-
-    @pytest.fixture
-    def backend(self) -> ChatBackend:
-        raise NotImplementedError("a backend's test class provides this fixture")
-
-    @pytest.fixture
-    def broken_backend(self) -> ChatBackend:
-        pytest.skip("this backend has no way to fail")
-
-    def test_is_a_chat_backend(self, backend: ChatBackend) -> None:
-        assert isinstance(backend, ChatBackend)
-        assert isinstance(backend.name, str) and backend.name
-        assert isinstance(backend.model, str) and backend.model
-        assert backend.context_window >= 512
-
-    def test_status_is_available(self, backend: ChatBackend) -> None:
-        status = backend.status()
-        assert isinstance(status, BackendStatus)
-        assert status.name == backend.name
-        assert status.available, status.detail
-
-    def test_stream_yields_non_empty_text_pieces(self, backend: ChatBackend) -> None:
-        pieces = list(backend.stream(simple_request()))
-        assert pieces
-        assert all(isinstance(p, str) and p for p in pieces)
-
-    def test_complete_answer_is_non_empty(self, backend: ChatBackend) -> None:
-        assert complete(backend, simple_request()).strip()
-
-    def test_broken_backend_reports_status_without_raising(
-        self, broken_backend: ChatBackend
-    ) -> None:
-        status = broken_backend.status()
-        assert isinstance(status, BackendStatus)
-        assert not status.available
-        assert status.detail
-
-    def test_broken_backend_raises_backend_error(self, broken_backend: ChatBackend) -> None:
-        with pytest.raises(BackendError) as caught:
-            complete(broken_backend, simple_request())
-        message = str(caught.value)
-        assert message and "\n" not in message and "Traceback" not in message
+from rag.testing.backend import BackendContract, simple_request
 
 
 def settings_with(**llm: object) -> Settings:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import socket
+import tomllib
 from collections.abc import Iterator
 from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
+from pydantic import BaseModel, ConfigDict, Field
 
 from rag.backends import registry
-from rag.backends.base import BackendError, BackendStatus, ChatRequest, complete
+from rag.backends.base import BackendError, BackendStatus, ChatRequest, NoOptions, complete
 from rag.cli import cli
-from rag.config import Settings
+from rag.config import ConfigError, Settings, load_settings
 from rag.types import Message
 
 
@@ -21,12 +23,15 @@ class ShoutBackend:
     """A third-party backend, as a plugin package would write it."""
 
     name: ClassVar[str] = "shout"
+    Options: ClassVar[type[NoOptions]] = NoOptions
+    context_tokens = None
+    can_rewrite = False
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ShoutBackend:
+    def from_settings(cls, settings: Settings, options: object = None) -> ShoutBackend:
         return cls(prefix=settings.llm.backend.upper())
 
     @property
@@ -49,7 +54,7 @@ class BrokenBackend(ShoutBackend):
     name: ClassVar[str] = "broken"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> BrokenBackend:
+    def from_settings(cls, settings: Settings, options: object = None) -> BrokenBackend:
         raise RuntimeError("plugin bug")
 
 
@@ -141,3 +146,106 @@ def test_override_restores_the_builtin_backend() -> None:
     with registry.override("brand-new", ShoutBackend):
         assert "brand-new" in registry.names()
     assert "brand-new" not in registry.names()
+
+
+class EchoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    greeting: str = Field("hello", description="What the backend says first.")
+    repeat: int = Field(1, ge=1, description="How many times it says it.")
+
+
+class EchoBackend(ShoutBackend):
+    """A third-party backend with options of its own."""
+
+    name: ClassVar[str] = "echo-bot"
+    Options: ClassVar[type[EchoOptions]] = EchoOptions
+
+    def __init__(self, options: EchoOptions) -> None:
+        super().__init__(prefix=" ".join([options.greeting] * options.repeat))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, options: object = None) -> EchoBackend:
+        assert isinstance(options, EchoOptions)
+        return cls(options)
+
+
+@pytest.fixture
+def echo(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RAG_CONFIG", raising=False)
+    registry.register("echo-bot", EchoBackend)
+    yield
+    registry.unregister("echo-bot")
+
+
+def _echo(settings: Settings) -> str:
+    request = ChatRequest(messages=(Message("user", "hi"),), question="q")
+    return complete(registry.create("echo-bot", settings), request)
+
+
+def test_a_third_party_backend_gets_its_options_from_rag_toml_and_env(echo, tmp_path, monkeypatch):
+    assert _echo(load_settings()) == "hello: Q"  # no table: the backend's defaults
+    (tmp_path / "rag.toml").write_text('[llm.echo_bot]\ngreeting = "ahoy"\nrepeat = 2\n')
+    assert _echo(load_settings()) == "ahoy ahoy: Q"
+    monkeypatch.setenv("RAG_LLM__ECHO_BOT__REPEAT", "3")
+    assert _echo(load_settings()) == "ahoy ahoy ahoy: Q"
+    built = registry.create("echo-bot", load_settings(), {"greeting": "hey"})
+    assert built.prefix == "hey hey hey"  # an override for one question, on top of the table
+
+
+def test_rag_config_describes_a_third_party_backend_table(echo, tmp_path):
+    (tmp_path / "rag.toml").write_text('[llm.echo_bot]\ngreeting = "ahoy"\n')
+    result = CliRunner().invoke(cli, ["config"], obj={})
+    assert result.exit_code == 0, result.output
+    table = result.output.split("[llm.echo_bot]")[1]
+    assert '# What the backend says first.\ngreeting = "ahoy"' in table
+    assert tomllib.loads(result.output)["llm"]["echo_bot"] == {"greeting": "ahoy", "repeat": 1}
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        ("[llm.echo_bot]\nrepeat = 0\n", "repeat"),
+        ("[llm.echo_bot]\ncolour = 1\n", "colour"),
+        ("[llm.echo_bott]\nrepeat = 2\n", "echo_bott"),
+        ("[llm]\nmax_tokenz = 2\n", "max_tokenz"),
+    ],
+)
+def test_bad_backend_tables_are_one_clear_error(echo, tmp_path, toml, needle):
+    (tmp_path / "rag.toml").write_text(toml)
+    with pytest.raises(ConfigError, match=needle):
+        load_settings()
+
+
+def test_bad_per_question_options_name_the_option(echo):
+    with pytest.raises(BackendError, match="colour"):
+        registry.create("echo-bot", Settings(), {"colour": "red"})
+    with pytest.raises(BackendError, match="repeat"):
+        registry.create("echo-bot", Settings(), {"repeat": 0})
+    with pytest.raises(BackendError, match="takes no options"):
+        registry.create("extractive", Settings(), {"model": "x"})
+
+
+class OldStyleBackend:
+    """A backend written before the protocol declared its capabilities."""
+
+    name: ClassVar[str] = "old-style"
+    Options: ClassVar[type[NoOptions]] = NoOptions
+    model = "old-1"
+    context_window = 2048
+
+    @classmethod
+    def from_settings(cls, settings: Settings, options: object = None) -> OldStyleBackend:
+        return cls()
+
+
+def test_a_backend_missing_a_protocol_member_is_named():
+    with (
+        registry.override("old-style", OldStyleBackend),
+        pytest.raises(BackendError) as caught,
+    ):
+        registry.create("old-style", Settings())
+    message = str(caught.value)
+    assert "old-style" in message
+    assert all(m in message for m in ("context_tokens", "can_rewrite", "status", "stream"))
