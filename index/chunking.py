@@ -143,8 +143,8 @@ def _pieces(text: str, a: int, b: int, target: int) -> list[tuple[int, int, int]
     encode = encoding().encode_ordinary
     counts = [len(encode(text[s:e])) for s, e in words]
     pieces: list[tuple[int, int, int]] = []
-    start = end = None
-    total = 0
+    start: int | None = None
+    end = total = 0
     for (ws, we), n in zip(words, counts, strict=True):
         if start is not None and total + n > target:
             pieces.append((start, end, total))

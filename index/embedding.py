@@ -85,9 +85,9 @@ def _model_path(model: str) -> Path:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model run on the CPU, with normalised outputs."""
+    """A sentence-transformers model run by torch on the CPU, with normalised outputs."""
 
-    def __init__(self, model: str = BUNDLED_MODEL, backend: str = "torch", batch_size: int = 64):
+    def __init__(self, model: str = BUNDLED_MODEL, batch_size: int = 64):
         set_offline()  # never reach for the Hugging Face hub
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -97,16 +97,14 @@ class SentenceTransformerEmbedder:
         path = _model_path(model)
         try:
             self._model = SentenceTransformer(
-                str(path), device="cpu", backend=backend, local_files_only=True
+                str(path), device="cpu", backend="torch", local_files_only=True
             )
         except Exception as err:
-            hint = " (the onnx backend needs the 'onnx' extra)" if backend == "onnx" else ""
             raise EmbeddingError(
-                f"Could not load embedding model {path} with backend '{backend}'{hint}: {err}"
+                f"Could not load embedding model {path} with backend 'torch': {err}"
             ) from err
-        self.name = embedder_name(model, backend)
+        self.name = embedder_name(model, "torch")
         self.dim = int(self._model.get_embedding_dimension() or 0)
-        self.backend = backend
         self.batch_size = batch_size
         # torch modules are not safe to call from several threads at once.
         self._lock = threading.Lock()
@@ -156,7 +154,7 @@ def _load(settings: IndexSettings) -> Embedder:
     backend = settings.embedding_backend
     if backend == "torch":
         return SentenceTransformerEmbedder(
-            settings.embedding_model, backend="torch", batch_size=settings.embedding_batch_size
+            settings.embedding_model, batch_size=settings.embedding_batch_size
         )
     from index.onnx_embed import OnnxEmbedder, OnnxExportError, cached_model_file
 

@@ -26,8 +26,12 @@ import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 VARIANTS = ("onnx", "onnx-int8")
 EXPORT_VERSION = 2  # bump when the exported graph changes, so old caches are not reused
@@ -179,7 +183,7 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _session(model_file: Path, threads: int) -> object:
+def _session(model_file: Path, threads: int) -> InferenceSession:
     import onnxruntime as ort
 
     options = ort.SessionOptions()

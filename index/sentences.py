@@ -203,7 +203,7 @@ def _is_boundary(text: str, block_start: int, m: re.Match[str], nxt: int) -> boo
         if c in _OPENING:
             return True
         following = _WORD.match(text, nxt)
-        return bool(following) and following.group().lower() in _OPENERS
+        return following is not None and following.group().lower() in _OPENERS
     return True
 
 

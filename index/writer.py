@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from index.chunking import chunk_document
 from index.config import IndexSettings
@@ -34,7 +34,7 @@ def flush_size(settings: IndexSettings) -> int:
 class _Pending:
     record: FileRecord
     chunks: list[Chunk]
-    status: str  # "added" or "updated"
+    status: Literal["added", "updated"]
 
 
 @dataclass
@@ -99,7 +99,9 @@ class Writer:
             self.skip(doc.source, shown, "no text to index")
             return
         record.chunk_ids = [c.id for c in chunks]
-        status = "updated" if doc.source in self.manifest.files else "added"
+        status: Literal["added", "updated"] = (
+            "updated" if doc.source in self.manifest.files else "added"
+        )
         self.pending.append(_Pending(record, chunks, status))
         if sum(len(p.chunks) for p in self.pending) >= self.flush_chunks:
             self.flush()

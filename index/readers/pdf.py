@@ -64,7 +64,8 @@ def read_pdf(data: bytes) -> Extracted:
 def _pdf_title(reader: PdfReader) -> str | None:
     """The title in the PDF's metadata, unless it is a placeholder ("Untitled", "Microsoft...")."""
     try:
-        title = " ".join(str((reader.metadata or {}).get("/Title") or "").split())
+        metadata = reader.metadata
+        title = " ".join(str((metadata.get("/Title") if metadata else None) or "").split())
     except Exception:  # damaged metadata is no reason to lose the text
         return None
     if (
