@@ -1,0 +1,1 @@
+"""Answering evaluations: open-book SQuAD, unanswerable questions, readers and claims."""
