@@ -1,13 +1,15 @@
 """The one public entry point of the question side: `Assistant`.
 
 `Assistant.from_settings()` wires the pieces together for every caller (CLI, web app, API,
-evals): validate the question -> rewrite a follow-up into a standalone query -> retrieve ->
-decide abstention from retrieval signals -> pack numbered context under the token budget ->
-the backend streams an answer -> grounding validates markers, scores support, builds
-citations or falls back to an extractive answer -> final abstention check. `ask()` returns the
-typed `Answer`; `stream()` yields text pieces and then the final `Answer` (always last; its
-text replaces what was streamed). Problems (bad question, no index, backend failure) come back
-as an `Answer` with `error` set and a readable text, never as an exception.
+evals). `stream()` runs the answering pipeline (rag.pipeline_steps): check the question and
+build the backend -> retrieve (rewrite a follow-up into a standalone query, search, decide
+abstention from retrieval signals) -> generate (pack numbered context under the token budget,
+the backend streams an answer) -> check (grounding validates markers, scores support, builds
+citations or falls back to an extractive answer; final abstention). It yields `TextPiece`s and
+then the final `Answer` (always last; its text replaces what was streamed); `ask()` drains it
+(`rag.types.AnswerStream`). Problems (bad question, unknown backend, no index, backend
+failure) come back as an `Answer` with `error` set and a readable text, never as an exception.
+`validate()`, `index_problem()` and `source_problem()` let a caller check before it asks.
 
 The index, embedder and backends are opened lazily and cached; caches are guarded by a lock so
 several web users can share one Assistant. This module holds no retrieval, prompt or grounding
@@ -17,22 +19,32 @@ logic of its own.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rag.abstain import AbstainDecision, TermStats, after_generation, should_abstain
+from rag.abstain import TermStats, should_abstain
 from rag.backends import registry
-from rag.backends.base import BackendError, BackendStatus, ChatBackend, ChatRequest
+from rag.backends.base import BackendError, BackendStatus, ChatBackend
 from rag.config import RetrievalSettings, Settings, load_settings
-from rag.context import count_tokens, pack_context
-from rag.grounding import SupportScorer, check_answer
-from rag.prompts import ABSTAIN_TEXT, DEFAULT_VARIANT, build_messages, system_prompt
+from rag.grounding import SupportScorer
+from rag.pipeline_steps import (
+    Found,
+    StepFailed,
+    Trace,
+    as_messages,
+    check,
+    generate,
+    question_problem,
+)
+from rag.prompts import DEFAULT_VARIANT
 from rag.rewrite import rewrite_query
-from rag.types import Answer, ContextInfo, Hit, Message
+from rag.types import Answer, AnswerEvent, AnswerStream, Message, TextPiece
 
-# Settings groups a backend's options map onto (backend_options={"base_url": ..., "model": ...}).
-_OPTION_GROUPS = {"openai": "openai", "llama-cpp": "llama_cpp"}
+if TYPE_CHECKING:
+    from index.embedding import Embedder
+    from index.store import ChunkIndex
+    from index.types import IndexStatus
+
 _MAX_STATS_CHUNKS = 50_000  # above this, key terms are weighted equally (no IDF pass)
 
 
@@ -40,23 +52,10 @@ class IndexUnavailable(RuntimeError):
     """There is no usable index; the message says what to run."""
 
 
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000.0
-
-
-def _as_messages(history: Sequence[Any]) -> tuple[Message, ...]:
-    """Accept Messages, {"role", "content"} dicts or (role, content) pairs."""
-    out: list[Message] = []
-    for item in history:
-        if isinstance(item, Message):
-            out.append(item)
-        elif isinstance(item, Mapping):
-            role, content = item.get("role"), item.get("content")
-            if role in ("user", "assistant") and isinstance(content, str):
-                out.append(Message(role, content))
-        elif isinstance(item, tuple | list) and len(item) == 2:
-            out.append(Message(str(item[0]), str(item[1])))  # type: ignore[arg-type]
-    return tuple(out)
+def _told(answer: Answer) -> Iterator[AnswerEvent]:
+    """An answer that was not streamed: its text as the one piece, then the Answer."""
+    yield TextPiece(answer.text)
+    yield answer
 
 
 class Assistant:
@@ -67,8 +66,8 @@ class Assistant:
         settings: Settings,
         prompt_variant: str = DEFAULT_VARIANT,
         *,
-        index=None,
-        embedder=None,
+        index: ChunkIndex | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         """`index`/`embedder` may be given ready-made (tests, evals); otherwise opened lazily."""
         self.settings = settings
@@ -90,7 +89,7 @@ class Assistant:
     def _missing_message(self) -> str:
         return f"No index found in {self.settings.index.data_dir} — run `rag index` first."
 
-    def ensure_index(self):
+    def _open_index(self) -> ChunkIndex:
         """The open ChunkIndex. Raises IndexUnavailable with a readable message."""
         with self._lock:
             if self._index is not None:
@@ -109,7 +108,7 @@ class Assistant:
             self._index = index
             return index
 
-    def _embedder_for_index(self):
+    def _embedder_for_index(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
                 from index.embedding import get_embedder
@@ -117,7 +116,7 @@ class Assistant:
                 self._embedder = get_embedder(self.settings.index)
             return self._embedder
 
-    def _term_stats(self, index) -> TermStats | None:
+    def _term_stats(self, index: ChunkIndex) -> TermStats | None:
         with self._lock:
             if self._stats is None and index.count() <= _MAX_STATS_CHUNKS:
                 texts = (c.text for src in index.sources() for c in index.chunks_of(src))
@@ -137,70 +136,59 @@ class Assistant:
             self._stats = None
             self._scorer = None
 
-    def index_status(self):
+    def index_status(self) -> IndexStatus | None:
         """IndexStatus of the open index, or None when there is none (see index_problem())."""
         try:
-            return self.ensure_index().status()
+            return self._open_index().status()
         except IndexUnavailable:
             return None
 
     def index_problem(self) -> str | None:
         """Why there is no usable index (None when there is one)."""
         try:
-            self.ensure_index()
+            self._open_index()
         except IndexUnavailable as err:
             return str(err)
         return None
 
+    def sources(self) -> list[str]:
+        """The indexed source files (empty when there is no index)."""
+        try:
+            return list(self._open_index().sources())
+        except IndexUnavailable:
+            return []
+
+    def source_problem(self, sources: Sequence[str]) -> str | None:
+        """Why `sources` cannot filter a search (None when all are indexed)."""
+        known = set(self.sources())
+        unknown = [s for s in sources if s not in known]
+        if not unknown:
+            return None
+        indexed = ", ".join(sorted(known)) or "none"
+        return f"Unknown source {', '.join(unknown)}. Indexed files: {indexed}."
+
     # -- backends ---------------------------------------------------------------------------
 
-    def _settings_for(self, name: str, options: Mapping[str, Any] | None) -> Settings:
-        if not options:
-            return self.settings
-        group = _OPTION_GROUPS.get(name)
-        if group is None:
-            raise BackendError(f"The {name} backend takes no options.")
-        current = getattr(self.settings.llm, group)
-        unknown = sorted(set(options) - set(type(current).model_fields))
-        if unknown:
-            raise BackendError(f"Unknown option(s) for the {name} backend: {', '.join(unknown)}.")
-        group_data = current.model_dump() | {k: v for k, v in options.items() if v is not None}
-        try:
-            new_group = type(current).model_validate(group_data)
-        except ValueError as err:
-            raise BackendError(f"Invalid option for the {name} backend: {err}") from None
-        llm = self.settings.llm.model_copy(update={group: new_group})
-        return self.settings.model_copy(update={"llm": llm})
-
-    def backend(self, name: str | None = None, options: Mapping[str, Any] | None = None):
-        """The (cached) backend `name` with `options`. Raises BackendError."""
+    def backend(
+        self, name: str | None = None, options: Mapping[str, Any] | None = None
+    ) -> ChatBackend:
+        """The (cached) backend `name` with `options` over its settings. Raises BackendError."""
         name = name or self.settings.llm.backend
         key = (name, tuple(sorted((k, str(v)) for k, v in (options or {}).items())))
         with self._lock:
             if key not in self._backends:
-                self._backends[key] = registry.create(name, self._settings_for(name, options))
+                self._backends[key] = registry.create(name, self.settings, options)
             return self._backends[key]
 
     def backend_statuses(self) -> list[BackendStatus]:
         """Status of every registered backend (never raises)."""
         return registry.statuses(self.settings)
 
-    def _model_capable(self, name: str) -> bool:
-        """Whether "auto" rewriting may use this backend (not the tiny default, not extractive)."""
-        if name == "extractive":
-            return False
-        return not (name == "llama-cpp" and self.settings.llm.llama_cpp.model_path is None)
-
     # -- answering --------------------------------------------------------------------------
 
     def validate(self, question: str) -> str | None:
-        """Why `question` cannot be asked (None when it can)."""
-        if not isinstance(question, str) or not question.strip():
-            return "Please type a question."
-        limit = self.settings.server.max_question_chars
-        if len(question) > limit:
-            return f"The question is too long ({len(question)} characters; the limit is {limit})."
-        return None
+        """Why `question` cannot be asked (None when it can): empty, or over the length limit."""
+        return question_problem(question, self.settings.server.max_question_chars)
 
     def ask(
         self,
@@ -212,26 +200,14 @@ class Assistant:
         backend_options: Mapping[str, Any] | None = None,
     ) -> Answer:
         """Answer `question` (with the conversation so far). Never raises."""
-        final: Answer | None = None
-        for item in self.stream(
+        events = self.stream(
             question,
             history,
             backend=backend,
             retrieval=retrieval,
             backend_options=backend_options,
-        ):
-            if isinstance(item, Answer):
-                final = item
-        assert final is not None
-        return final
-
-    def _retrieval(self, retrieval: RetrievalSettings | Mapping[str, Any] | None):
-        if retrieval is None:
-            return self.settings.retrieval
-        if isinstance(retrieval, RetrievalSettings):
-            return retrieval
-        data = self.settings.retrieval.model_dump() | dict(retrieval)
-        return RetrievalSettings.model_validate(data)
+        )
+        return AnswerStream(events).answer
 
     def stream(
         self,
@@ -241,173 +217,102 @@ class Assistant:
         backend: str | None = None,
         retrieval: RetrievalSettings | Mapping[str, Any] | None = None,
         backend_options: Mapping[str, Any] | None = None,
-    ) -> Iterator[str | Answer]:
-        """Yield the answer's text in pieces, then the final Answer (always last)."""
-        start = time.perf_counter()
-        timings: dict[str, float] = {}
-        name = backend or self.settings.llm.backend
-        base = {"backend": name, "model": "", "query": question}
+    ) -> Iterator[AnswerEvent]:
+        """Yield the answer's text in `TextPiece`s, then the final Answer (always last).
 
-        def fail(message: str, hits: Sequence[Hit] = (), **extra: Any) -> Answer:
-            timings["total"] = _ms(start)
-            fields = base | extra
-            return Answer(
-                text=message,
-                citations=(),
-                hits=tuple(hits),
-                abstained=False,
-                error=message,
-                timings_ms=dict(timings),
-                **fields,
+        `history`: Messages, {"role", "content"} dicts or (role, content) pairs. `retrieval`
+        replaces settings.retrieval (a mapping: only the keys it names). `backend_options`
+        override the backend's options for this question (e.g. base_url, model).
+        """
+        trace = Trace(backend or self.settings.llm.backend, question)
+        try:
+            chat = self._chat(trace, question, backend_options)
+            messages = as_messages(history)
+            found = self._retrieve(trace, question, messages, chat, retrieval)
+        except StepFailed as failure:
+            yield from _told(trace.failed(failure))
+            return
+        if found.decision.abstain:
+            yield from _told(trace.abstained(found.hits, found.decision))
+            return
+        try:
+            reply = yield from generate(
+                trace,
+                chat,
+                found,
+                messages,
+                llm=self.settings.llm,
+                prompt_variant=self.prompt_variant,
             )
+        except StepFailed as failure:  # its pieces were streamed: only the Answer follows
+            yield trace.failed(failure)
+            return
+        yield check(
+            trace,
+            found,
+            reply,
+            scorer=self._support_scorer(),
+            grounding=self.settings.grounding,
+        )
 
+    # -- the steps that need what the assistant opens ---------------------------------------
+
+    def _chat(self, trace: Trace, question: str, options: Mapping[str, Any] | None) -> ChatBackend:
+        """Check the question, then build (or reuse) the backend that answers."""
         problem = self.validate(question)
         if problem:
-            answer = fail(problem)
-            yield answer.text
-            yield answer
-            return
-        history = _as_messages(history)
+            raise StepFailed(problem)
         try:
-            chat = self.backend(name, backend_options)
-            base["model"] = str(chat.model)
+            chat = self.backend(trace.backend, options)
         except BackendError as err:
-            answer = fail(str(err))
-            yield answer.text
-            yield answer
-            return
+            raise StepFailed(str(err)) from None
         except Exception as err:
-            answer = fail(f"The {name} backend could not be started: {err}")
-            yield answer.text
-            yield answer
-            return
+            raise StepFailed(f"The {trace.backend} backend could not be started: {err}") from None
+        trace.model = str(chat.model)
+        return chat
 
-        t = time.perf_counter()
-        rewrite = rewrite_query(
-            question,
-            history,
-            mode=self.settings.llm.rewrite,
-            backend=chat,
-            model_capable=self._model_capable(name),
-        )
-        timings["rewrite"] = _ms(t)
-        query = rewrite.query
-        base["query"] = query
-
-        t = time.perf_counter()
-        try:
-            settings = self._retrieval(retrieval)
-            index = self.ensure_index()
-            from rag.retrieval import build_retriever
-
-            retriever = build_retriever(settings, index, self._embedder_for_index())
-            hits = retriever.retrieve(query, settings.top_k, settings.sources or None)
-            stats = self._term_stats(index)
-        except IndexUnavailable as err:
-            answer = fail(str(err))
-            yield answer.text
-            yield answer
-            return
-        except Exception as err:  # a misconfigured retrieval, an unreachable Chroma server
-            answer = fail(f"Retrieval failed: {err}")
-            yield answer.text
-            yield answer
-            return
-        timings["retrieval"] = _ms(t)
-
-        decision = should_abstain(query, hits, self.settings.grounding, stats)
-        if decision.abstain:
-            answer = self._abstained(base, hits, decision, timings, start)
-            yield answer.text
-            yield answer
-            return
-
-        prompt_question = question if rewrite.method != "model" else query
-        packed = pack_context(
-            hits,
-            prompt_question,
-            history,
-            context_window=chat.context_window,
-            max_answer_tokens=self.settings.llm.max_tokens,
-            system_prompt=system_prompt(self.prompt_variant),
-            context_tokens=getattr(chat, "context_tokens", None),  # a compact-context backend
-        )
-        messages = build_messages(
-            prompt_question, packed.passages, packed.history, variant=self.prompt_variant
-        )
-        request = ChatRequest(
-            messages=messages,
-            question=query,
-            passages=packed.passages,
-            max_tokens=self.settings.llm.max_tokens,
-            temperature=self.settings.llm.temperature,
-        )
-        tokens_in = sum(count_tokens(m.content) for m in messages)
-
-        t = time.perf_counter()
-        pieces: list[str] = []
-        error: str | None = None
-        try:
-            for piece in chat.stream(request):
-                if not pieces:
-                    timings["first_token"] = _ms(start)
-                pieces.append(piece)
-                yield piece
-        except BackendError as err:
-            error = str(err)
-        except Exception as err:  # a third-party backend's own exception
-            error = f"The {name} backend failed: {err}"
-        timings["generation"] = _ms(t)
-        raw = "".join(pieces)
-        if error is not None:
-            yield fail(error, hits, context=packed.info, tokens_in=tokens_in)
-            return
-
-        t = time.perf_counter()
-        grounding = check_answer(raw, packed.passages, self._support_scorer(), question=query)
-        timings["grounding"] = _ms(t)
-        after = after_generation(decision, grounding, self.settings.grounding)
-        if after.abstain:
-            yield self._abstained(
-                base, hits, after, timings, start, packed.info, tokens_in, count_tokens(raw)
+    def _retrieve(
+        self,
+        trace: Trace,
+        question: str,
+        history: tuple[Message, ...],
+        chat: ChatBackend,
+        retrieval: RetrievalSettings | Mapping[str, Any] | None,
+    ) -> Found:
+        """Rewrite a follow-up into a standalone query, search, decide abstention."""
+        with trace.timed("rewrite"):
+            rewrite = rewrite_query(
+                question,
+                history,
+                mode=self.settings.llm.rewrite,
+                backend=chat,
+                model_capable=chat.can_rewrite,
             )
-            return
-        timings["total"] = _ms(start)
-        yield Answer(
-            text=grounding.text,
-            citations=grounding.citations,
-            hits=tuple(hits),
-            abstained=False,
-            sentences=grounding.sentences,
-            fallback=grounding.fallback,
-            context=packed.info,
-            tokens_in=tokens_in,
-            tokens_out=count_tokens(raw),
-            timings_ms=dict(timings),
-            **base,
-        )
+        trace.query = rewrite.query
+        with trace.timed("retrieval"):
+            try:
+                settings = self._retrieval(retrieval)
+                index = self._open_index()
+                from rag.retrieval import build_retriever
 
-    @staticmethod
-    def _abstained(
-        base: dict[str, Any],
-        hits: Sequence[Hit],
-        decision: AbstainDecision,
-        timings: dict[str, float],
-        start: float,
-        context: ContextInfo | None = None,
-        tokens_in: int = 0,
-        tokens_out: int = 0,
-    ) -> Answer:
-        timings["total"] = _ms(start)
-        return Answer(
-            text=ABSTAIN_TEXT,
-            citations=(),
-            hits=tuple(hits),
-            abstained=True,
-            abstain_reason=decision.reason,
-            context=context,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            timings_ms=dict(timings),
-            **base,
-        )
+                retriever = build_retriever(settings, index, self._embedder_for_index())
+                hits = retriever.retrieve(rewrite.query, settings.top_k, settings.sources or None)
+                stats = self._term_stats(index)
+            except IndexUnavailable as err:
+                raise StepFailed(str(err)) from None
+            except Exception as err:  # a misconfigured retrieval, an unreachable Chroma server
+                raise StepFailed(f"Retrieval failed: {err}") from None
+        decision = should_abstain(rewrite.query, hits, self.settings.grounding, stats)
+        # a model's rewrite is what the prompt asks; a heuristic one only serves the search
+        prompt_question = rewrite.query if rewrite.method == "model" else question
+        return Found(rewrite.query, prompt_question, tuple(hits), decision)
+
+    def _retrieval(
+        self, retrieval: RetrievalSettings | Mapping[str, Any] | None
+    ) -> RetrievalSettings:
+        if retrieval is None:
+            return self.settings.retrieval
+        if isinstance(retrieval, RetrievalSettings):
+            return retrieval
+        data = self.settings.retrieval.model_dump() | dict(retrieval)
+        return RetrievalSettings.model_validate(data)

@@ -28,22 +28,19 @@ def _assistant(ctx: click.Context, backend: str | None, top_k: int | None, sourc
         "retrieval": {"top_k": top_k, "sources": list(sources) or None},
     }
     settings = settings_from_context(ctx, overrides)
-    if backend and backend not in registry.names():
-        known = ", ".join(registry.names())
-        raise click.UsageError(f"Unknown backend '{backend}'. Known backends: {known}.")
+    if backend:
+        try:
+            registry.check_name(backend)
+        except registry.UnknownBackend as err:
+            raise click.UsageError(str(err)) from None
     assistant = Assistant.from_settings(settings)
     problem = assistant.index_problem()
     if problem:
         click.echo(problem, err=True)
         ctx.exit(2)
-    if sources:
-        known_sources = set(assistant.ensure_index().sources())
-        unknown = [s for s in sources if s not in known_sources]
-        if unknown:
-            raise click.UsageError(
-                f"Unknown source {', '.join(unknown)}. Indexed files: "
-                f"{', '.join(sorted(known_sources)) or 'none'}."
-            )
+    problem = assistant.source_problem(sources)
+    if problem:
+        raise click.UsageError(problem)
     return assistant
 
 
@@ -112,7 +109,7 @@ def chat_command(
     ctx: click.Context, backend: str | None, top_k: int | None, sources: tuple[str, ...]
 ) -> None:
     """A conversation over the indexed documents ("exit" or Ctrl-D ends it)."""
-    from rag.types import Answer, Message
+    from rag.types import AnswerStream, Message
 
     assistant = _assistant(ctx, backend, top_k, sources)
     history: list[Message] = []
@@ -129,15 +126,12 @@ def chat_command(
             continue
         click.echo("assistant> ", nl=False)
         streamed: list[str] = []
-        final: Answer | None = None
-        for item in assistant.stream(question, history):
-            if isinstance(item, Answer):
-                final = item
-            else:
-                streamed.append(item)
-                click.echo(item, nl=False)
+        stream = AnswerStream(assistant.stream(question, history))
+        for piece in stream:
+            streamed.append(piece)
+            click.echo(piece, nl=False)
         click.echo()
-        assert final is not None
+        final = stream.answer
         if "".join(streamed).strip() != final.text.strip():
             click.echo("checked answer> " + final.text)
         rest = format_answer(final).split("\n", 1)

@@ -1,14 +1,16 @@
 """Typed values of the question side: hits, citations, grounding checks and the Answer.
 
 Everything the CLI, the web app and the evals receive from the assistant is one of these.
-Frozen dataclasses with a `to_json()` that is the documented `--json` / API shape.
+Frozen dataclasses with a `to_json()` that is the documented `--json` / API shape, and the
+answer stream's events: `TextPiece`s, then the final `Answer`; `AnswerStream` drains one.
 Nothing here retrieves or generates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from index.types import Chunk
 
@@ -162,3 +164,48 @@ class Answer:
             "tokens_out": self.tokens_out,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
+
+
+class TextPiece(str):
+    """A piece of the answer's text as the backend streams it.
+
+    A `str`, so pieces join and print as text; its own type says what it is in a stream.
+    """
+
+    __slots__ = ()
+
+
+AnswerEvent: TypeAlias = TextPiece | Answer
+"""What `Assistant.stream()` yields: text pieces, then the final `Answer` (always last)."""
+
+
+class AnswerStream:
+    """Drains an answer stream: iterate it for the text pieces; `answer` is the final Answer.
+
+        stream = AnswerStream(assistant.stream(question))
+        for piece in stream:
+            show(piece)
+        answer = stream.answer  # its text replaces what was streamed
+
+    Reading `answer` first drains the pieces without showing them.
+    """
+
+    def __init__(self, events: Iterable[str | Answer]) -> None:
+        self._events = iter(events)
+        self._answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[TextPiece]:
+        for event in self._events:
+            if isinstance(event, Answer):
+                self._answer = event
+            elif event:
+                yield TextPiece(event)
+
+    @property
+    def answer(self) -> Answer:
+        """The final Answer (drains what is left of the stream first)."""
+        for _ in self:
+            pass
+        if self._answer is None:
+            raise RuntimeError("The assistant returned no answer.")
+        return self._answer

@@ -8,7 +8,9 @@ one). Replies follow OpenAI's shapes, plus extra fields: `citations` (a list of
 removed or an extractive fallback replaced the model's answer).
 When the variable named by `server.api_key_env` is set, every request needs
 `Authorization: Bearer <key>`. Errors use OpenAI's `{"error": {...}}` shape.
-This module holds no retrieval logic: it calls `Assistant.ask` / `Assistant.stream`.
+This module holds no retrieval or validation logic: it checks the request with
+`Assistant.validate` and `registry.check_name`, and answers with `Assistant.ask` /
+`Assistant.stream`.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from rag.backends import registry
+from rag.backends.registry import UnknownBackend
 from rag.config import Settings
-from rag.types import Answer, Message
+from rag.types import Answer, AnswerStream, Message
 
 
 class APIError(Exception):
@@ -81,28 +84,17 @@ def _error_message(err: ValidationError) -> str:
     return f"Invalid request: {where}: {first['msg']}"
 
 
-def _split_conversation(
-    req: ChatCompletionRequest, max_chars: int
-) -> tuple[str, tuple[Message, ...]]:
+def _split_conversation(req: ChatCompletionRequest) -> tuple[str, tuple[Message, ...]]:
     """The question (last user message) and the history before it."""
     last = req.messages[-1]
     if last.role != "user":
         raise APIError(400, "The last message must have role 'user'.", "invalid_request_error")
-    question = last.text().strip()
-    if not question:
-        raise APIError(400, "The last user message is empty.", "invalid_request_error")
-    if len(question) > max_chars:
-        raise APIError(
-            400,
-            f"The question is {len(question)} characters long; the limit is {max_chars}.",
-            "invalid_request_error",
-        )
     history = tuple(
         Message(role=m.role, content=m.text())
         for m in req.messages[:-1]
         if m.role in ("user", "assistant") and m.text().strip()
     )
-    return question, history
+    return last.text().strip(), history
 
 
 def _extra_fields(answer: Answer) -> dict[str, Any]:
@@ -204,15 +196,14 @@ def build_router(assistant: Any, settings: Settings) -> APIRouter:
             req = ChatCompletionRequest.model_validate(body)
         except ValidationError as err:
             raise APIError(400, _error_message(err), "invalid_request_error") from None
-        if req.model not in registry.names():
-            known = ", ".join(registry.names())
-            raise APIError(
-                404,
-                f"The model '{req.model}' does not exist. Models (backends): {known}.",
-                "invalid_request_error",
-                "model_not_found",
-            )
-        question, history = _split_conversation(req, settings.server.max_question_chars)
+        try:
+            registry.check_name(req.model)
+        except UnknownBackend as err:
+            raise APIError(404, str(err), "invalid_request_error", "model_not_found") from None
+        question, history = _split_conversation(req)
+        problem = assistant.validate(question)
+        if problem:
+            raise APIError(400, problem, "invalid_request_error")
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if not req.stream:
@@ -231,17 +222,16 @@ def build_router(assistant: Any, settings: Settings) -> APIRouter:
         def events() -> Iterator[str]:
             yield _sse(_chunk(cid, created, req.model, {"role": "assistant"}, None))
             try:
-                for item in assistant.stream(question, history, backend=req.model):
-                    if isinstance(item, Answer):
-                        if item.error:
-                            err = {"message": item.error, "type": "backend_error"}
-                            yield _sse({"error": err})
-                            break
-                        last = _chunk(cid, created, req.model, {}, "stop")
-                        last.update(_extra_fields(item), final_content=item.text)
-                        yield _sse(last)
-                    elif item:
-                        yield _sse(_chunk(cid, created, req.model, {"content": item}, None))
+                stream = AnswerStream(assistant.stream(question, history, backend=req.model))
+                for piece in stream:
+                    yield _sse(_chunk(cid, created, req.model, {"content": piece}, None))
+                answer = stream.answer
+                if answer.error:
+                    yield _sse({"error": {"message": answer.error, "type": "backend_error"}})
+                else:
+                    last = _chunk(cid, created, req.model, {}, "stop")
+                    last.update(_extra_fields(answer), final_content=answer.text)
+                    yield _sse(last)
             except ValueError as err:
                 yield _sse({"error": {"message": str(err), "type": "invalid_request_error"}})
             except Exception as err:  # headers are sent: report it in the stream

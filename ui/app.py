@@ -3,9 +3,11 @@ controls, uploads and index status.
 
 Each browser session keeps its own `Conversation` (gr.State): the messages sent to the
 assistant as history, and the markup shown in the chat. The handlers here only translate
-between widgets and the assistant's public API (`stream`, `backend_statuses`, `index_status`,
-`reload_index`); all retrieval, answering and grounding happens in `rag`, all markup in
-`ui.render`, all upload checks in `ui.uploads`.
+between widgets and the assistant's public API (`validate`, `stream`, `backend_statuses`,
+`index_status`, `sources`, `reload_index`) and the backend registry; all checking, retrieval,
+answering and grounding happens in `rag`, all markup in `ui.render`, all upload checks in
+`ui.uploads`. The chat names no backend: the server fields (base URL, model) are offered for
+any backend whose options have them.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 import gradio as gr
 
 from rag.backends import registry
+from rag.backends.base import BackendError
 from rag.config import Settings
-from rag.types import Answer, Message
+from rag.types import Answer, AnswerStream, Message
 from ui import render
 from ui.uploads import ingest_uploads, supported_suffixes
 
@@ -27,6 +30,8 @@ EXAMPLES = [
     "When did the CIA and SVR chiefs speak?",
     "Why are U.S. allies rethinking intelligence sharing?",
 ]
+# Options the chat lets a user change per question, for a backend that has them all.
+SERVER_OPTIONS = ("base_url", "model")
 
 
 @dataclass
@@ -36,6 +41,17 @@ class Conversation:
     messages: list[Message] = field(default_factory=list)
     display: list[dict[str, str]] = field(default_factory=list)
     last: Answer | None = None
+
+
+def server_options(settings: Settings, backend: str) -> dict[str, str] | None:
+    """The backend's current SERVER_OPTIONS (None when it does not take them all)."""
+    try:
+        options = registry.options(backend, settings)
+    except BackendError:
+        return None
+    if not all(name in type(options).model_fields for name in SERVER_OPTIONS):
+        return None
+    return {name: str(getattr(options, name)) for name in SERVER_OPTIONS}
 
 
 def _failed_answer(message: str, backend: str) -> Answer:
@@ -66,8 +82,8 @@ class ChatHandlers:
 
     def index_sources(self) -> list[str]:
         try:
-            return list(self.assistant.ensure_index().sources())
-        except Exception:  # no index yet: the filter is simply empty
+            return self.assistant.sources()
+        except Exception:  # the page must load even if the index misbehaves
             return []
 
     def index_html(self) -> str:
@@ -77,6 +93,13 @@ class ChatHandlers:
         except Exception as err:
             status, problem = None, str(err)
         return render.index_status_html(status, problem)
+
+    def show_server_options(self, backend: str) -> tuple[Any, Any, Any]:
+        """Show the server fields, with the backend's settings, when it takes them."""
+        shown = server_options(self.settings, backend)
+        if shown is None:
+            return gr.update(visible=False), gr.update(), gr.update()
+        return gr.update(visible=True), shown["base_url"], shown["model"]
 
     def on_load(self, backend: str) -> tuple[Any, str, Any]:
         return (
@@ -112,18 +135,15 @@ class ChatHandlers:
             gr.Info("Type a question first.")
             yield conv.display, question, render.sources_html(conv.last), conv
             return
-        limit = self.settings.server.max_question_chars
-        if len(question) > limit:
+        problem = self.assistant.validate(question)
+        if problem:
             # An error (not a warning) so API clients of the web app (gradio_client) get the
             # reason too; nothing is lost, the question stays in the text box.
-            raise gr.Error(
-                f"The question is {len(question)} characters long; the limit is {limit}. "
-                "Shorten it and ask again.",
-                print_exception=False,
-            )
+            raise gr.Error(problem, print_exception=False)
         options = None
-        if backend == "openai":
-            options = {k: v.strip() for k, v in (("base_url", base_url), ("model", model)) if v}
+        if server_options(self.settings, backend) is not None:
+            given = dict(zip(SERVER_OPTIONS, (base_url, model), strict=True))
+            options = {k: v.strip() for k, v in given.items() if v}
         display = [
             *conv.display,
             {"role": "user", "content": render.question_html(question)},
@@ -131,26 +151,24 @@ class ChatHandlers:
         ]
         searching = '<div class="rag-sources"><p>Searching the documents…</p></div>'
         yield display, "", searching, conv
-        final: Answer | None = None
         partial = ""
         try:
-            for item in self.assistant.stream(
-                question,
-                tuple(conv.messages),
-                backend=backend,
-                retrieval=self.retrieval_settings(top_k, hybrid, sources),
-                backend_options=options,
-            ):
-                if isinstance(item, Answer):
-                    final = item
-                elif item:
-                    partial += item
-                    display[-1] = {"role": "assistant", "content": render.streaming_html(partial)}
-                    yield display, "", searching, conv
+            stream = AnswerStream(
+                self.assistant.stream(
+                    question,
+                    tuple(conv.messages),
+                    backend=backend,
+                    retrieval=self.retrieval_settings(top_k, hybrid, sources),
+                    backend_options=options,
+                )
+            )
+            for piece in stream:
+                partial += piece
+                display[-1] = {"role": "assistant", "content": render.streaming_html(partial)}
+                yield display, "", searching, conv
+            final = stream.answer
         except Exception as err:  # the chat must survive anything the stack raises
             final = _failed_answer(str(err) or type(err).__name__, backend)
-        if final is None:
-            final = _failed_answer("The assistant returned no answer.", backend)
         display[-1] = {"role": "assistant", "content": render.answer_html(final)}
         new = Conversation(
             messages=[
@@ -236,12 +254,15 @@ def build_blocks(settings: Settings, assistant: Any) -> gr.Blocks:
                 label="Backend (takes effect on the next question)",
                 elem_id="backend",
             )
-            with gr.Row(visible=default_backend == "openai") as openai_row:
+            shown = server_options(settings, default_backend)
+            with gr.Row(visible=shown is not None) as server_row:
                 base_url = gr.Textbox(
-                    value=settings.llm.openai.base_url, label="OpenAI base URL", elem_id="base-url"
+                    value=(shown or {}).get("base_url", ""),
+                    label="Server base URL",
+                    elem_id="base-url",
                 )
                 model = gr.Textbox(
-                    value=settings.llm.openai.model, label="Model", elem_id="openai-model"
+                    value=(shown or {}).get("model", ""), label="Model", elem_id="server-model"
                 )
         with gr.Accordion("Retrieval settings", open=False, elem_id="retrieval"):
             top_k = gr.Slider(
@@ -277,7 +298,7 @@ def build_blocks(settings: Settings, assistant: Any) -> gr.Blocks:
         question.submit(h.respond, chat_inputs, chat_outputs, api_name="chat_submit")
         clear.click(h.clear, None, chat_outputs, queue=False)
         chatbot.clear(h.clear, None, chat_outputs, queue=False)  # the chat's own trash button
-        backend.change(lambda b: gr.update(visible=b == "openai"), backend, openai_row)
+        backend.change(h.show_server_options, backend, [server_row, base_url, model])
         add.click(h.upload, files, [upload_result, index_status, source_filter, files])
         blocks.load(h.on_load, backend, [backend, index_status, source_filter])
     return blocks

@@ -40,9 +40,10 @@ def serve_command(
             parse_auth(settings.server.auth)
         except ValueError as err:
             raise click.UsageError(str(err)) from None
-    if settings.llm.backend not in registry.names():
-        known = ", ".join(registry.names())
-        raise click.UsageError(f"Unknown backend '{settings.llm.backend}'. Known: {known}.")
+    try:
+        registry.check_name(settings.llm.backend)
+    except registry.UnknownBackend as err:
+        raise click.UsageError(str(err)) from None
     try:
         check_port_free(settings.server.host, settings.server.port)
     except OSError as err:

@@ -18,7 +18,7 @@ from rag.backends.openai_backend import OpenAIOptions
 from rag.config import load_settings
 from rag.prompts import ABSTAIN_TEXT
 from rag.testing.fakes import BagEmbedder, FakeIndex, FakeRetriever, ScriptedBackend
-from rag.types import Answer, Message
+from rag.types import Answer, AnswerStream, Message, TextPiece
 
 DOCS = {
     "svr.txt": (
@@ -229,3 +229,20 @@ def test_reload_index_and_statuses(assistant):
     assistant.reload_index()
     names = {s.name for s in assistant.backend_statuses()}
     assert {"scripted", "extractive"} <= names
+
+
+def test_answer_stream_gives_typed_pieces_then_the_checked_answer(assistant):
+    ScriptedBackend.replies = ["Russia has been accused of the SolarWinds breach [1][7]."]
+    stream = AnswerStream(assistant.stream("Which breach is Russia accused of?"))
+    pieces = list(stream)
+    assert pieces and all(isinstance(p, TextPiece) for p in pieces)
+    assert "[7]" in "".join(pieces) and "[7]" not in stream.answer.text
+    ScriptedBackend.replies = ["SVR Director Sergey Naryshkin [1]."]
+    unread = AnswerStream(assistant.stream("Who is the director of the SVR?"))
+    assert "Naryshkin" in unread.answer.text  # reading the answer first drains the pieces
+
+
+def test_failures_before_generation_stream_their_message_once(assistant):
+    items = list(assistant.stream("x" * 5000))
+    assert [type(i) for i in items] == [TextPiece, Answer]
+    assert items[0] == items[1].text == items[1].error and "limit is" in items[1].error

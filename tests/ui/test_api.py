@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from rag.backends import registry
 from rag.backends.base import BackendStatus
 from rag.config import load_settings
+from rag.pipeline_steps import question_problem
 from rag.types import Answer, Citation
 from ui.api import build_router, install_error_handler
 
@@ -52,6 +53,9 @@ class FakeAssistant:
             yield "Echo: "
             yield question
         yield answer
+
+    def validate(self, question: str) -> str | None:
+        return question_problem(question, 2000)
 
     def backend_statuses(self) -> list[BackendStatus]:
         return [BackendStatus(name=n, state="available", model="m") for n in registry.names()]
@@ -259,8 +263,8 @@ class FakeIndexAssistant(FakeAssistant):
     def index_problem(self) -> str:
         return "No index found — run `rag index` first."
 
-    def ensure_index(self):
-        raise RuntimeError(self.index_problem())
+    def sources(self) -> list[str]:
+        return []
 
 
 @pytest.mark.parametrize("api_key", ["", "k-123"])
