@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from index.types import Chunk
 from rag.backends.base import Passage
 from rag.citations import add_marker, citation_for, strip_markers
-from rag.extractive import best_sentences
+from rag.extractive import SelectedSentence, best_sentences
 from rag.injection import hostile_profile, looks_hostile
 from rag.sanitize import clean_answer
 from rag.support import GroundingResult, SupportScorer
@@ -34,7 +34,8 @@ def fallback_answer(
     """The (at most `k`) best supporting sentences of the passages, verbatim, with markers."""
     by_n = {p.n: p for p in passages}
     links = hostile_profile(passages).links
-    selected, texts = [], []
+    selected: list[SelectedSentence] = []
+    texts: list[str] = []
     for sel in best_sentences(question, list(passages), k + 3, embedder=scorer.embedder):
         # Quotes are plain text too: a sentence that is only markup has nothing to say.
         text = " ".join(clean_answer(strip_markers(sel.text), links).split())

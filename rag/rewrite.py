@@ -130,8 +130,7 @@ def rewrite_query(
     """The standalone query for `question`. `model_capable` says "auto" may use the model."""
     if not history or mode == "off" or not needs_rewrite(question):
         return Rewrite(question, "none")
-    use_model = backend is not None and (mode == "model" or (mode == "auto" and model_capable))
-    if use_model:
+    if backend is not None and (mode == "model" or (mode == "auto" and model_capable)):
         try:
             return Rewrite(model_rewrite(question, history, backend), "model")
         except Exception:  # any backend failure: the heuristic still works

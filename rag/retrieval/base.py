@@ -103,4 +103,4 @@ def chunk_vectors(index: ChunkIndex, embedder: Embedder, chunks: Sequence[Chunk]
         for i, vec in zip(missing, fresh, strict=True):
             _CHUNK_VECTORS.put((embedder.name, chunks[i].text), vec)
             out[i] = vec
-    return np.vstack(out)
+    return np.vstack([vec for vec in out if vec is not None])  # every one is filled in now

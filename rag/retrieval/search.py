@@ -156,11 +156,11 @@ class HybridRetriever:
             raise RetrievalError("retrieval weights must not be negative")
         self.dense = dense if dense is not None and dense_weight > 0 else None
         self.bm25 = bm25 if bm25 is not None and bm25_weight > 0 else None
-        if self.dense is None and self.bm25 is None:
+        first = self.dense or self.bm25
+        if first is None:
             raise RetrievalError(
                 "Retrieval needs dense or BM25 search turned on (with a weight above 0)."
             )
-        first = self.dense if self.dense is not None else self.bm25
         self.index = first.index
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight

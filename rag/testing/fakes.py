@@ -236,8 +236,9 @@ class ScriptedBackend:
     Options: ClassVar[type] = NoOptions
     context_tokens: ClassVar[int | None] = None  # whole passages, like a served model
     can_rewrite: ClassVar[bool] = True  # "auto" rewriting may ask it
-    replies: ClassVar[list[Any]] = []
-    requests: ClassVar[list[ChatRequest]] = []
+    # The class-level queue and log; an instance built with its own replies shadows them.
+    replies: list[Any] = []  # noqa: RUF012
+    requests: list[ChatRequest] = []  # noqa: RUF012
     built_with: ClassVar[list[Any]] = []
     built_options: ClassVar[list[Any]] = []
 
