@@ -37,9 +37,9 @@ class EvalError(click.ClickException):
 
 
 def _index_errors() -> tuple[type[Exception], ...]:
-    from index.chroma_store import IndexMismatchError, StoreError
     from index.embedding import EmbeddingError
     from index.pipeline import IndexBusyError
+    from index.store import IndexMismatchError, StoreError
 
     return (IndexMismatchError, StoreError, IndexBusyError, EmbeddingError, OSError)
 
@@ -105,7 +105,7 @@ def _resolve_corpus(corpus: str, suite_path: str | None) -> Path:
 
 def _suite_index(settings, corpus: Path, progress: bool):
     """Settings whose index is the suite's corpus, indexed (incrementally) into its own dir."""
-    from evals.beir import cached_index_settings
+    from evals.datasets.cache import cached_index_settings
     from index.pipeline import ingest
 
     # keyed by the folder and the indexing settings (the embedding backend too)
@@ -178,7 +178,8 @@ def _exit_on_failures(metrics: dict[str, dict[str, Any]], thresholds: dict[str, 
 
 
 def _run_beir(ctx, directory: str, as_json: bool, fail_under: tuple[str, ...]) -> None:
-    from evals.beir import MODES, BeirError, beir_markdown, load_beir, run_beir
+    from evals.datasets.beir import BeirError, load_beir
+    from evals.retrieval_eval import MODES, beir_markdown, run_beir
 
     known = tuple(
         f"{mode}.{k}"
@@ -271,8 +272,8 @@ def eval_command(
         if name not in known:
             raise click.UsageError(f"Unknown backend '{name}'. Known: {', '.join(known)}.")
     if squad_file:
-        from evals.beir import cached_index_settings, ensure_index
-        from evals.squad import SquadError, load_squad
+        from evals.datasets.cache import cached_index_settings, ensure_index
+        from evals.datasets.squad import SquadError, load_squad
 
         try:
             squad = load_squad(squad_file, sample=sample, seed=seed)

@@ -12,15 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from evals.beir import (
-    MODES,
-    BeirError,
-    beir_markdown,
-    load_beir,
-    rank_documents,
-    run_beir,
-    score_rankings,
-)
+from evals.datasets.beir import BeirError, load_beir
+from evals.retrieval_eval import MODES, beir_markdown, rank_documents, run_beir, score_rankings
 from index.types import Chunk
 from rag.config import load_settings
 from rag.types import Hit

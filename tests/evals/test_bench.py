@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from evals.bench import DEFAULT_SCIFACT, DEFAULT_SQUAD
-from evals.bench_report import targets
-from evals.bench_retrieval import describe, scale_documents
+from evals.bench.options import DEFAULT_SCIFACT, DEFAULT_SQUAD
+from evals.bench.report import targets
+from evals.bench.results import BenchResult, Latency, Machine, Percentiles, Quality, Retrieval
+from evals.bench.scale import describe, scale_documents
 from index.types import Document
+from rag.testing.fakes import HashEmbedder
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -150,53 +152,38 @@ def test_scale_collection_reaches_its_target_with_distinct_texts() -> None:
     assert "2 squad + 1 scifact + 37 generated variants" in text and "40 chunks" in text
 
 
+def _result(quick: bool, retrieval: Retrieval) -> BenchResult:
+    machine = Machine(cpus=2, torch_threads=2, python="3.11", platform="linux", load_average=[])
+    return BenchResult(version=1, quick=quick, machine=machine, retrieval=retrieval)
+
+
 def test_unmeasured_targets_are_not_reported_as_met() -> None:
-    rows = targets({"quick": False, "retrieval": {"quality": {"hybrid": {"ndcg_at_10": 0.7}}}})
-    by_name = {r["target"]: r for r in rows}
-    assert by_name["SciFact nDCG@10, default (hybrid) retrieval"]["met"] is False
-    assert by_name["SciFact nDCG@10, default (hybrid) retrieval"]["margin"] == "missed by 0.02 (3%)"
-    assert all(r["met"] is None for r in rows if r["measured"] is None)
-    small = {"chunks": 2000, "hybrid": {"p50_ms": 5.0}}
-    rows = targets({"quick": True, "retrieval": {"latency": {"scale": small}}})
-    scale = next(r for r in rows if "100k" in r["target"])
-    assert scale["measured"] == 5.0 and scale["met"] is None  # 2,000 chunks is not ~100k
+    quality = {"hybrid": Quality(ndcg_at_10=0.7, recall_at_10=0.9)}
+    rows = targets(_result(False, Retrieval(quality=quality)))
+    by_name = {r.target: r for r in rows}
+    assert by_name["SciFact nDCG@10, default (hybrid) retrieval"].met is False
+    assert by_name["SciFact nDCG@10, default (hybrid) retrieval"].margin == "missed by 0.02 (3%)"
+    assert all(r.met is None for r in rows if r.measured is None)
+    p50 = Percentiles(p50_ms=5.0, p95_ms=6.0, mean_ms=5.2, n=10)
+    small = Latency(chunks=2000, dense=p50, bm25=p50, hybrid=p50)
+    rows = targets(_result(True, Retrieval(latency={"scale": small})))
+    scale = next(r for r in rows if "100k" in r.target)
+    assert scale.measured == 5.0 and scale.met is None  # 2,000 chunks is not ~100k
 
 
 @pytest.mark.skipif(not DEFAULT_SQUAD.is_file(), reason="the shared SQuAD file is absent")
 def test_squad_paragraphs_are_all_read() -> None:
-    from evals.bench_retrieval import squad_paragraphs
+    from evals.datasets.squad import squad_paragraphs
 
     docs = squad_paragraphs(DEFAULT_SQUAD)
     assert len(docs) == 2067
     assert all(d.text.strip() for d in docs)
 
 
-class _HashEmbedder:
-    """Deterministic unit vectors per text (a fake model for the builder's unit test)."""
-
-    name = "hash-test"
-    dim = 16
-
-    def embed_documents(self, texts):  # type: ignore[no-untyped-def]
-        import hashlib
-
-        import numpy as np
-
-        rows = []
-        for t in texts:
-            seed = int(hashlib.sha256(t.encode()).hexdigest()[:12], 16)
-            v = np.random.default_rng(seed).standard_normal(self.dim)
-            rows.append(v / np.linalg.norm(v))
-        return np.asarray(rows, dtype=np.float32)
-
-    def embed_query(self, text: str):  # type: ignore[no-untyped-def]
-        return self.embed_documents([text])[0]
-
-
 def test_variant_vectors_keep_the_measured_cosine_to_their_document() -> None:
     import numpy as np
 
-    from evals.bench_retrieval import VARIANT_COSINE, variant_vectors
+    from evals.bench.scale import VARIANT_COSINE, variant_vectors
 
     rng = np.random.default_rng(7)
     bases = rng.standard_normal((200, 384)).astype(np.float32)
@@ -213,14 +200,14 @@ def test_scale_collection_is_written_through_the_product_store(index_settings) -
     """Real Chroma and bm25s: every chunk is searchable; variants sit next to their document."""
     import numpy as np
 
-    from evals.bench_retrieval import build_scale_index, describe, scale_documents
+    from evals.bench.scale import build_scale_index, describe, scale_documents
     from index.store import open_index
 
     words = ["apple", "boat", "cloud", "drum", "eagle", "forest", "garden", "harbor"]
     sentences = [f"The {w} story number {i} is told here." for i, w in enumerate(words)]
     bases = {"squad": [_doc("p1", " ".join(sentences[:5])), _doc("p2", " ".join(sentences[3:]))]}
     docs, counts = scale_documents(bases, target_chunks=12, chunk_tokens=256, overlap=40)
-    made = build_scale_index(docs, index_settings, _HashEmbedder())
+    made = build_scale_index(docs, index_settings, HashEmbedder())
     assert made == {"embedded_chunks": 2, "derived_chunks": 10}
 
     index = open_index(index_settings)
@@ -230,7 +217,7 @@ def test_scale_collection_is_written_through_the_product_store(index_settings) -
     hits = index.bm25_search(variant.text, k=1)
     assert index.get([hits[0][0]])[0].text == variant.text  # variants are real text for BM25
     real = index.chunks_of("squad/p1")[0]
-    query = _HashEmbedder().embed_query(real.text)
+    query = HashEmbedder().embed_query(real.text)
     found = index.dense_search(query, k=12)
     assert found[0][0] == real.id and found[0][1] == pytest.approx(1.0, abs=1e-4)
     near = {index.get([i])[0].source for i, score in found if score > 0.8}

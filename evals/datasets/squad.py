@@ -1,10 +1,11 @@
-"""SQuAD v1.1 as an eval: its paragraphs become a corpus, a sample of its questions a suite.
+"""SQuAD v1.1 files: a sampled eval (corpus + suite) and every paragraph as a document.
 
-A reproducible sample (`sample`, `seed`) of questions is drawn; the corpus is every paragraph
-of the articles those questions come from (so each question has same-topic distractors),
-one Document per paragraph with source `<title>/<paragraph index>`. Each case expects the
-reference answers (`answers`, `reference` = the first one) and its paragraph as source. The
-caller indexes the documents and runs the suite like any other. Nothing is scored here.
+`load_squad` draws a reproducible sample (`sample`, `seed`) of questions; its corpus is every
+paragraph of the articles those questions come from (so each question has same-topic
+distractors), one Document per paragraph with source `<title>/<paragraph index>`, and each
+case expects the reference answers and its paragraph as source. `squad_paragraphs` reads
+every paragraph of a file as a document (source `squad/<title>/<n>`), for the bench's scale
+collection. The caller indexes the documents and runs the suite; nothing is scored here.
 """
 
 from __future__ import annotations
@@ -98,3 +99,24 @@ def load_squad(path: str | Path, sample: int = 100, seed: int = 0) -> SquadEval:
     fingerprint = hashlib.sha256(key.encode()).hexdigest()
     name = f"squad-{path.stem}-n{len(cases)}-s{seed}"
     return SquadEval(name, documents, Suite(name=name, cases=cases, path=str(path)), fingerprint)
+
+
+def squad_paragraphs(path: Path) -> list[Document]:
+    """Every paragraph of a SQuAD v1.1 file, one document each (source squad/<title>/<n>)."""
+    docs = []
+    for article in _read(path):
+        title = str(article.get("title", "untitled"))
+        for n, para in enumerate(article["paragraphs"]):
+            text = para["context"]
+            docs.append(
+                Document(
+                    path="",
+                    source=f"squad/{title}/{n}",
+                    text=text,
+                    title=title.replace("_", " "),
+                    date=None,
+                    kind="txt",
+                    content_hash=hashlib.sha256(text.encode()).hexdigest(),
+                )
+            )
+    return docs

@@ -11,13 +11,15 @@ ONNX and int8 is measured on the same data. This module does not change the prod
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from evals.bench.results import Embedding, EmbedRow
+from evals.bench.stats import rate
 from index.embedding import BUNDLED_MODEL, Embedder, bundled_model_path, embedder_name
 from index.onnx_embed import VARIANTS, OnnxEmbedder, cached_model_file
 
@@ -32,7 +34,7 @@ def exact_dense_ndcg(
     qrels: Mapping[str, Mapping[str, int]],
 ) -> dict[str, float]:
     """nDCG@10 / recall@100 of exact cosine search; a document scores as its best chunk."""
-    from evals.beir import score_rankings
+    from evals.retrieval_eval import score_rankings
 
     sources = np.asarray(chunk_sources)
     rankings: dict[str, list[str]] = {}
@@ -52,42 +54,59 @@ def compare_backends(
     qrels: Mapping[str, Mapping[str, int]],
     cache_dir: Path,
     log: Callable[[str], None] = lambda _: None,
-) -> dict[str, Any]:
+) -> Embedding:
     """chunks/s and dense nDCG@10 per backend on the same texts; the int8 verdict."""
-    result: dict[str, Any] = {"chunks": len(texts), "queries": len(queries), "backends": {}}
-    embedders: dict[str, Callable[[], Embedder]] = {"torch": lambda: torch_embedder}
+    makers: dict[str, Callable[[], Embedder]] = {"torch": lambda: torch_embedder}
+    export_s = error = None
     try:
         started = time.perf_counter()
         path = bundled_model_path()
         for name in VARIANTS:
             file = cached_model_file(path, name, cache_dir)
             label = embedder_name(BUNDLED_MODEL, name)
-            embedders[name] = lambda file=file, label=label: OnnxEmbedder(path, file, label)
-        result["onnx_export_seconds"] = round(time.perf_counter() - started, 2)
+            makers[name] = lambda file=file, label=label: OnnxEmbedder(path, file, label)
+        export_s = round(time.perf_counter() - started, 2)
     except Exception as err:  # the export depends on torch/onnx versions: report, go on
-        result["onnx_error"] = f"ONNX export failed: {err}"
-    for name, make in embedders.items():
+        error = f"ONNX export failed: {err}"
+    rows: dict[str, EmbedRow] = {}
+    for name, make in makers.items():
         log(f"embedding {len(texts)} chunks with {name}")
         embedder = make()
         embedder.embed_documents(list(texts[:8]))  # warm-up
         started = time.perf_counter()
         vectors = embedder.embed_documents(list(texts))
         seconds = time.perf_counter() - started
-        quality = exact_dense_ndcg(embedder, vectors, sources, queries, qrels)
-        result["backends"][name] = {
-            "seconds": round(seconds, 2),
-            "chunks_per_s": round(len(texts) / seconds, 1) if seconds else None,
-            **quality,
-        }
-    backends = result["backends"]
-    if "torch" in backends:
-        base = backends["torch"]["ndcg_at_10"]
-        for b in backends.values():
-            b["ndcg_loss_vs_torch"] = round(base - b["ndcg_at_10"], 4)
-            b["quality_holds"] = b["ndcg_loss_vs_torch"] < MAX_NDCG_LOSS
-        if "onnx-int8" in backends:
-            result["int8_acceptable"] = backends["onnx-int8"]["quality_holds"]
-    usable = {n: b for n, b in backends.items() if b.get("quality_holds", True)}
-    if usable:
-        result["fastest_with_quality"] = max(usable, key=lambda n: usable[n]["chunks_per_s"] or 0)
-    return result
+        rows[name] = EmbedRow(
+            seconds=round(seconds, 2),
+            chunks_per_s=rate(len(texts), seconds),
+            **exact_dense_ndcg(embedder, vectors, sources, queries, qrels),
+        )
+    return verdict(
+        Embedding(
+            chunks=len(texts),
+            queries=len(queries),
+            backends=rows,
+            onnx_export_seconds=export_s,
+            onnx_error=error,
+        )
+    )
+
+
+def verdict(result: Embedding) -> Embedding:
+    """Each backend's nDCG@10 loss against torch, whether it holds, the fastest that holds."""
+    rows = dict(result.backends)
+    int8_ok = None
+    if "torch" in rows:
+        base = rows["torch"].ndcg_at_10
+        for name, row in rows.items():
+            loss = round(base - row.ndcg_at_10, 4)
+            rows[name] = dataclasses.replace(
+                row, ndcg_loss_vs_torch=loss, quality_holds=loss < MAX_NDCG_LOSS
+            )
+        if "onnx-int8" in rows:
+            int8_ok = rows["onnx-int8"].quality_holds
+    usable = {n: r for n, r in rows.items() if r.quality_holds is not False}
+    fastest = max(usable, key=lambda n: usable[n].chunks_per_s or 0) if usable else None
+    return dataclasses.replace(
+        result, backends=rows, int8_acceptable=int8_ok, fastest_with_quality=fastest
+    )

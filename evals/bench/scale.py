@@ -1,134 +1,30 @@
-"""Retrieval figures for `rag bench`: latency p50/p95 per mode, SciFact quality, the scale corpus.
+"""The large collection for `rag bench`'s scale point: real text, then variants, to a target.
 
-Latency is measured the way a user meets it: the default retrieval settings with one half
-switched off for "dense" / "bm25", top_k hits, warm (index open, model loaded, a few warm-up
-queries), and every timed query embedded afresh (the per-process query-vector cache is keyed
-by embedder name, so each pass uses its own name). Quality reuses `evals.beir` (same document
-ranking and metrics as `rag eval --beir`).
-
-The scale corpus (`scale_documents`) is built honestly from real text: SQuAD dev paragraphs,
-SciFact abstracts, then generated variants of them (sentences rotated and one dropped) until
-the estimated chunk count reaches the target; `describe` says exactly what it holds.
-This module builds no product index format of its own: it uses `index_documents`.
+`scale_documents` takes real documents (SQuAD dev paragraphs, SciFact abstracts) and then
+generated variants of them (sentences rotated and one dropped) until the estimated chunk count
+reaches the target; `describe` says exactly what it holds. `build_scale_index` writes it
+through the product's store: real chunks embedded for real, variant chunks with derived
+vectors near their document's. This module builds no index format of its own and times
+nothing (evals/bench/sections.py times the search).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import statistics
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from index.embedding import Embedder
 from index.types import Document
-from rag.config import RetrievalSettings
 
-MODES = ("dense", "bm25", "hybrid")
-WARMUP = 3
 VARIANT_PREFIX = "variant/"
 # Cosine between a variant's vector and its real document's vector. Measured: 80 sampled
 # SQuAD/SciFact documents, one real variant each embedded for real against the mean of the
 # document's chunk vectors: median 0.94, p10 0.89, p90 0.98 (random real pairs: 0.04).
 VARIANT_COSINE = (0.89, 0.98)
 SCALE_RECIPE = 2  # bump when the collection is built differently (invalidates caches)
-
-
-class _FreshQueries:
-    """The same embedder under a new name, so the query-vector cache starts empty."""
-
-    def __init__(self, inner: Embedder, tag: str) -> None:
-        self._inner = inner
-        self.name = f"{inner.name}#bench-{tag}"
-        self.dim = inner.dim
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._inner.embed_documents(texts)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._inner.embed_query(text)
-
-
-def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
-    """p50 / p95 / mean of millisecond samples (p95 by linear interpolation)."""
-    arr = np.asarray(samples_ms, dtype=float)
-    return {
-        "p50_ms": round(float(np.percentile(arr, 50)), 2),
-        "p95_ms": round(float(np.percentile(arr, 95)), 2),
-        "mean_ms": round(float(arr.mean()), 2),
-        "n": len(arr),
-    }
-
-
-def mode_retrieval(base: RetrievalSettings, mode: str) -> RetrievalSettings:
-    """The default retrieval settings with only the halves `mode` names switched on."""
-    return base.model_copy(update={"dense": mode != "bm25", "bm25": mode != "dense"})
-
-
-_pass_counter = 0
-
-
-def retriever_for(index: Any, embedder: Embedder, retrieval: RetrievalSettings) -> Any:
-    """A retriever whose query embeddings are not cached from earlier passes."""
-    from rag.retrieval import build_retriever
-
-    global _pass_counter
-    _pass_counter += 1
-    return build_retriever(retrieval, index, _FreshQueries(embedder, str(_pass_counter)))
-
-
-def time_calls(call: Callable[[str], Any], queries: Sequence[str]) -> list[float]:
-    """Milliseconds per call, after WARMUP untimed calls."""
-    for q in queries[:WARMUP]:
-        call(q)
-    samples = []
-    for q in queries:
-        started = time.perf_counter()
-        call(q)
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
-
-
-def latency(
-    index: Any, embedder: Embedder, base: RetrievalSettings, queries: Sequence[str]
-) -> dict[str, dict[str, float]]:
-    """p50/p95 per mode over the queries (top_k hits each)."""
-    out = {}
-    for mode in MODES:
-        retriever = retriever_for(index, embedder, mode_retrieval(base, mode))
-        out[mode] = percentiles(
-            time_calls(lambda q, r=retriever: r.retrieve(q, base.top_k), queries)
-        )
-    return out
-
-
-def quality(
-    index: Any,
-    embedder: Embedder,
-    base: RetrievalSettings,
-    queries: Mapping[str, str],
-    qrels: Mapping[str, Mapping[str, int]],
-) -> dict[str, dict[str, float]]:
-    """nDCG@10, recall@100 (and the rest of evals.beir's metrics) per mode."""
-    from evals.beir import CHUNKS_PER_QUERY, mode_settings, rank_documents, score_rankings
-    from rag.retrieval import build_retriever
-
-    out = {}
-    for mode in MODES:
-        retriever = build_retriever(mode_settings(base, mode), index, embedder)
-        rankings = {
-            qid: rank_documents(retriever.retrieve(text, CHUNKS_PER_QUERY))
-            for qid, text in queries.items()
-        }
-        out[mode] = score_rankings(rankings, {q: dict(qrels[q]) for q in queries})
-    return out
-
-
-# ---------------------------------------------------------------- the scale corpus
 
 
 def _doc(source: str, title: str, text: str) -> Document:
@@ -141,17 +37,6 @@ def _doc(source: str, title: str, text: str) -> Document:
         kind="txt",
         content_hash=hashlib.sha256(text.encode()).hexdigest(),
     )
-
-
-def squad_paragraphs(path: Path) -> list[Document]:
-    """Every paragraph of a SQuAD v1.1 file, one document each (source squad/<title>/<n>)."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    docs = []
-    for article in data["data"]:
-        title = str(article.get("title", "untitled"))
-        for n, para in enumerate(article["paragraphs"]):
-            docs.append(_doc(f"squad/{title}/{n}", title.replace("_", " "), para["context"]))
-    return docs
 
 
 def estimated_chunks(text: str, chunk_tokens: int, overlap: int) -> int:
@@ -304,7 +189,3 @@ def build_scale_index(
 
 def _is_variant(doc: Document) -> bool:
     return doc.source.startswith(VARIANT_PREFIX)
-
-
-def median(values: Sequence[float]) -> float:
-    return float(statistics.median(values)) if values else float("nan")

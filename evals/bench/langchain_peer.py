@@ -6,7 +6,7 @@
 `similarity_search(query, k=4)` retrieves. Nothing is tuned beyond what the docs do.
 
 This is the only module that imports LangChain (the optional `bench` extra); the product never
-does. It measures nothing itself: `evals/bench_peer.py` times it.
+does. It measures nothing itself: `evals/bench/peer.py` times it.
 """
 
 from __future__ import annotations

@@ -6,20 +6,22 @@ models loaded beforehand; the ratio is peer seconds / our seconds (above 1: we a
 Latency: per query, our default (hybrid) retrieval then the peer's similarity_search(k=4),
 alternating, over `reps` passes; the ratio is peer p50 / our p50.
 Quality: the peer's chunk ranking (similarity_search with k=40, documents in order of first
-appearance) scored with evals.beir's nDCG@10, like ours.
-This module does not build the peer itself (peer_langchain.py does).
+appearance) scored with evals.retrieval_eval's nDCG@10, like ours.
+This module does not build the peer itself (langchain_peer.py does).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evals import peer_langchain
-from evals.bench_index import fresh_settings, index_docs, peak_rss
-from evals.bench_retrieval import median, percentiles
+from evals.bench import langchain_peer
+from evals.bench.indexing import fresh_settings, index_docs, peak_rss
+from evals.bench.results import Indexing, IndexRun, PeerLatency, Quality
+from evals.bench.stats import median, percentiles, rate, ratio
 from index.config import IndexSettings
 from index.types import Document
 
@@ -28,21 +30,21 @@ QUALITY_K = 40  # chunks fetched to rank 10+ documents (abstracts split into 1-3
 
 def peer_index(
     documents: Sequence[Document], folder: Path, embeddings: Any, load_s: float = 0.0
-) -> tuple[peer_langchain.PeerIndex, dict[str, Any]]:
+) -> tuple[langchain_peer.PeerIndex, IndexRun]:
     """Build the peer's store into `folder`; its figures in the same shape as ours."""
     with peak_rss() as peak:
         started = time.perf_counter()
-        built, parts = peer_langchain.build(documents, folder, embeddings, folder.name)
+        built, parts = langchain_peer.build(documents, folder, embeddings, folder.name)
         seconds = time.perf_counter() - started + load_s
-    return built, {
-        "documents": len(documents),
-        "chunks": built.chunks,
-        "seconds": round(seconds, 2),
-        "docs_per_s": round(len(documents) / seconds, 1) if seconds else None,
-        "chunks_per_s": round(built.chunks / seconds, 1) if seconds else None,
-        "timings_s": {"load": round(load_s, 2), **{k: round(v, 2) for k, v in parts.items()}},
-        "peak_rss_mb": round(peak.mb, 1),
-    }
+    return built, IndexRun(
+        documents=len(documents),
+        chunks=built.chunks,
+        seconds=round(seconds, 2),
+        docs_per_s=rate(len(documents), seconds),
+        chunks_per_s=rate(built.chunks, seconds),
+        timings_s={"load": round(load_s, 2), **{k: round(v, 2) for k, v in parts.items()}},
+        peak_rss_mb=round(peak.mb, 1),
+    )
 
 
 def compare_indexing(
@@ -54,12 +56,12 @@ def compare_indexing(
     label: str,
     load_s: float = 0.0,
     log: Callable[[str], None] = lambda _: None,
-) -> tuple[IndexSettings, peer_langchain.PeerIndex, dict[str, Any]]:
+) -> tuple[IndexSettings, langchain_peer.PeerIndex, Indexing]:
     """Alternating indexing runs; returns our last index settings, the peer's last index."""
-    ours: list[dict[str, Any]] = []
-    peers: list[dict[str, Any]] = []
+    ours: list[IndexRun] = []
+    peers: list[IndexRun] = []
     settings = base
-    peer: peer_langchain.PeerIndex | None = None
+    peer: langchain_peer.PeerIndex | None = None
     for rep in range(reps):
         log(f"indexing {label}: ours, run {rep + 1}/{reps}")
         settings = fresh_settings(base, root, f"{label}-ours-{rep}")
@@ -68,23 +70,23 @@ def compare_indexing(
         peer, figures = peer_index(documents, root / f"{label}-peer-{rep}", embeddings, load_s)
         peers.append(figures)
     assert peer is not None
-    our_s = median([r["seconds"] for r in ours])
-    peer_s = median([r["seconds"] for r in peers])
-    result = {
-        "ours": ours[-1] | {"median_seconds": round(our_s, 2)},
-        "peer": peers[-1] | {"median_seconds": round(peer_s, 2)},
-        "runs": {"ours": [r["seconds"] for r in ours], "peer": [r["seconds"] for r in peers]},
-        "speedup_vs_peer": round(peer_s / our_s, 2) if our_s else None,
-    }
+    our_s = median([r.seconds for r in ours])
+    peer_s = median([r.seconds for r in peers])
+    result = Indexing(
+        ours=dataclasses.replace(ours[-1], median_seconds=round(our_s, 2)),
+        peer=dataclasses.replace(peers[-1], median_seconds=round(peer_s, 2)),
+        runs={"ours": [r.seconds for r in ours], "peer": [r.seconds for r in peers]},
+        speedup_vs_peer=ratio(peer_s, our_s),
+    )
     return settings, peer, result
 
 
 def compare_latency(
     ours: Callable[[], Callable[[str], Any]],
-    peer: peer_langchain.PeerIndex,
+    peer: langchain_peer.PeerIndex,
     queries: Sequence[str],
     reps: int,
-) -> dict[str, Any]:
+) -> PeerLatency:
     """Per-query alternating timing; `ours()` gives a fresh retrieve function per pass."""
     ours_ms: list[float] = []
     peer_ms: list[float] = []
@@ -105,25 +107,24 @@ def compare_latency(
         ours_ms += run_ours
         peer_ms += run_peer
         p50s.append((median(run_ours), median(run_peer)))
-    ratio = median([p / o for o, p in p50s if o])
-    return {
-        "ours_hybrid": percentiles(ours_ms),
-        "peer_similarity_k4": percentiles(peer_ms),
-        "peer_over_ours_p50": round(ratio, 2),
-        "passes": reps,
-    }
+    return PeerLatency(
+        ours_hybrid=percentiles(ours_ms),
+        peer_similarity_k4=percentiles(peer_ms),
+        peer_over_ours_p50=round(median([p / o for o, p in p50s if o]), 2),
+        passes=reps,
+    )
 
 
 def peer_quality(
-    peer: peer_langchain.PeerIndex,
+    peer: langchain_peer.PeerIndex,
     queries: Mapping[str, str],
     qrels: Mapping[str, Mapping[str, int]],
-) -> dict[str, float]:
+) -> Quality:
     """The peer's nDCG@10 and recall@10 (it ranks at most QUALITY_K chunks)."""
-    from evals.beir import score_rankings
+    from evals.retrieval_eval import score_rankings
 
     rankings = {
         qid: list(dict.fromkeys(peer.search(text, QUALITY_K))) for qid, text in queries.items()
     }
     scored = score_rankings(rankings, {q: dict(qrels[q]) for q in queries})
-    return {"ndcg_at_10": scored["ndcg_at_10"], "recall_at_10": scored["recall_at_10"]}
+    return Quality(ndcg_at_10=scored["ndcg_at_10"], recall_at_10=scored["recall_at_10"])

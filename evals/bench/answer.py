@@ -1,15 +1,15 @@
-"""Answer figures for `rag bench`: time to first token and total, warm, and `rag ask` cold start.
+"""Answer figures for `rag bench`: time to first token and total, cold start, serve memory.
 
 Warm: one `Assistant` over an index of the default corpus, the configured backend (llama-cpp
 by default) loaded by a first untimed question; then each eval-suite question is streamed and
 timed from the call to the first text piece and to the final Answer (the Answer's own
 `timings_ms` are reported beside the wall clock). Cold: `rag ask` run as a new process on the
-same index, wall time to exit. Answers are not scored here (`rag eval` does that).
+same index, wall time to exit. Serve: peak RSS of `rag serve` (and its children) answering
+the same questions over /v1. Answers are not scored here (`rag eval` does that).
 """
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.bench_retrieval import percentiles
+from evals.bench.results import ColdStart, ServeMemory, WarmAnswers
+from evals.bench.stats import percentiles
+from index.offline import offline_env
 
-SUITES_DIR = Path(__file__).parent / "suites"
+SUITES_DIR = Path(__file__).resolve().parents[1] / "suites"
 
 
 def suite_questions(limit: int | None = None) -> list[str]:
@@ -79,7 +81,7 @@ def _prompt_figures(deltas: Sequence[dict[str, float]]) -> dict[str, Any]:
     }
 
 
-def warm_answers(settings: Any, questions: Sequence[str]) -> dict[str, Any]:
+def warm_answers(settings: Any, questions: Sequence[str]) -> WarmAnswers:
     """Stream each question through one warm Assistant; TTFT and total percentiles."""
     from rag.assistant import Assistant
 
@@ -105,53 +107,18 @@ def warm_answers(settings: Any, questions: Sequence[str]) -> dict[str, Any]:
             tokens_in.append(final.tokens_in)
             for stage, ms in final.timings_ms.items():
                 stages.setdefault(stage, []).append(ms)
-    return {
-        "backend": settings.llm.backend,
-        "questions": len(questions),
-        "first_token": percentiles(first),
-        "total": percentiles(total),
-        "first_token_reported": percentiles(reported_first) if reported_first else None,
-        "prompt_tokens_median": sorted(tokens_in)[len(tokens_in) // 2] if tokens_in else None,
+    return WarmAnswers(
+        backend=settings.llm.backend,
+        questions=len(questions),
+        first_token=percentiles(first),
+        total=percentiles(total),
+        first_token_reported=percentiles(reported_first) if reported_first else None,
+        prompt_tokens_median=sorted(tokens_in)[len(tokens_in) // 2] if tokens_in else None,
         **_prompt_figures(deltas),
         # where the time goes, from the Answer's own timings (median ms per stage)
-        "stages_median_ms": {k: round(statistics.median(v), 1) for k, v in stages.items()},
-        "errors": errors[:3],
-    }
-
-
-def context_budget_sweep(
-    settings: Any, questions: Sequence[str], budgets: Sequence[int]
-) -> list[dict[str, Any]]:
-    """TTFT and total per llama-cpp `context_tokens` budget, measured in one process.
-
-    The budgets share one loaded model and alternate question by question, so a busy machine
-    disturbs them alike. 0 is the whole-passage context. Quality is not scored here.
-    """
-    from rag.assistant import Assistant
-
-    assistants = []
-    for budget in budgets:
-        cfg = settings.llm.llama_cpp.model_copy(update={"context_tokens": budget})
-        llm = settings.llm.model_copy(update={"llama_cpp": cfg, "backend": "llama-cpp"})
-        assistant = Assistant.from_settings(settings.model_copy(update={"llm": llm}))
-        assistant.ask(questions[0])  # warm: not timed
-        assistants.append(assistant)
-    samples: list[dict[str, list]] = [{"first": [], "total": [], "deltas": []} for _ in budgets]
-    for question in questions:
-        for assistant, sample in zip(assistants, samples, strict=True):
-            ms_first, ms_total, _final, delta = _stream_timed(assistant, question)
-            sample["first"].append(ms_first)
-            sample["total"].append(ms_total)
-            sample["deltas"].append(delta)
-    return [
-        {
-            "context_tokens": budget,
-            "first_token": percentiles(sample["first"]),
-            "total": percentiles(sample["total"]),
-            **_prompt_figures(sample["deltas"]),
-        }
-        for budget, sample in zip(budgets, samples, strict=True)
-    ]
+        stages_median_ms={k: round(statistics.median(v), 1) for k, v in stages.items()},
+        errors=errors[:3],
+    )
 
 
 def _rag_command() -> list[str]:
@@ -161,15 +128,9 @@ def _rag_command() -> list[str]:
     return [sys.executable, "-c", "from rag.cli import main; main()"]
 
 
-def cold_start(data_dir: Path, question: str, runs: int = 1) -> dict[str, Any]:
+def cold_start(data_dir: Path, question: str, runs: int = 1) -> ColdStart:
     """Wall time of `rag --data-dir DIR ask QUESTION` as a fresh process (median of runs)."""
-    env = dict(os.environ)
-    env.update(
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        ANONYMIZED_TELEMETRY="False",
-        GRADIO_ANALYTICS_ENABLED="False",
-    )
+    env = offline_env()
     samples = []
     status = 0
     for _ in range(runs):
@@ -185,12 +146,12 @@ def cold_start(data_dir: Path, question: str, runs: int = 1) -> dict[str, Any]:
         samples.append(time.perf_counter() - started)
         status = proc.returncode or status
     samples.sort()
-    return {
-        "seconds": round(samples[len(samples) // 2], 2),
-        "runs": runs,
-        "exit_status": status,
-        "question": question,
-    }
+    return ColdStart(
+        seconds=round(samples[len(samples) // 2], 2),
+        runs=runs,
+        exit_status=status,
+        question=question,
+    )
 
 
 def _free_port() -> int:
@@ -213,7 +174,7 @@ def _post_json(url: str, body: dict[str, Any], timeout: float) -> int:
         return int(response.status)
 
 
-def serve_peak_rss(data_dir: Path, questions: Sequence[str], backend: str) -> dict[str, Any]:
+def serve_peak_rss(data_dir: Path, questions: Sequence[str], backend: str) -> ServeMemory:
     """Peak RSS of `rag serve` (process and children) while it answers questions over /v1.
 
     The server binds 127.0.0.1 on a free port; RSS is sampled every 50 ms from start-up to
@@ -225,9 +186,7 @@ def serve_peak_rss(data_dir: Path, questions: Sequence[str], backend: str) -> di
     import psutil
 
     port = _free_port()
-    env = dict(os.environ)
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
-               GRADIO_ANALYTICS_ENABLED="False")  # fmt: skip
+    env = offline_env()
     env.pop("RAG_API_KEY", None)
     cmd = [*_rag_command(), "--data-dir", str(data_dir), "serve", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -281,4 +240,4 @@ def serve_peak_rss(data_dir: Path, questions: Sequence[str], backend: str) -> di
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    return {"peak_rss_mb": round(peak, 1), "questions": len(questions), "answered": answered}
+    return ServeMemory(peak_rss_mb=round(peak, 1), questions=len(questions), answered=answered)

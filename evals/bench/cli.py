@@ -3,7 +3,7 @@
 Parses options, runs `evals.bench.run_bench`, prints rich tables (progress goes to stderr)
 or, with --json, one JSON object on stdout; --out DIR also writes bench.json and bench.md.
 Bad input (a missing dataset folder, an unknown section) is a one-line usage error.
-The measurements themselves live in evals/bench*.py.
+The measurements themselves live in the other evals/bench modules.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from evals.bench import SECTIONS
+from evals.bench.options import SECTIONS
 from rag.cli import settings_from_context
 
 
@@ -78,9 +78,11 @@ def bench_command(
     """Measure indexing, retrieval quality and latency, answer speed, and the LangChain peer."""
     from rich.console import Console
 
-    from evals.beir import BeirError
-    from evals.bench import BenchOptions, run_bench
-    from evals.bench_report import markdown, render
+    from evals.bench.options import BenchOptions
+    from evals.bench.report import markdown, render
+    from evals.bench.results import to_json
+    from evals.bench.run import run_bench
+    from evals.datasets.beir import BeirError
 
     settings = settings_from_context(ctx)
     given = {
@@ -118,11 +120,11 @@ def bench_command(
     if out_dir is not None:
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
-            (out_dir / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+            (out_dir / "bench.json").write_text(json.dumps(to_json(result), indent=2) + "\n")
             (out_dir / "bench.md").write_text(markdown(result))
         except OSError as exc:
             raise click.ClickException(f"Could not write to {out_dir}: {exc}") from None
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(json.dumps(to_json(result), indent=2))
     else:
         render(result, Console())

@@ -1,0 +1,1 @@
+"""`rag bench`: speed and quality measurements (options, sections, typed results, reports)."""

@@ -1,0 +1,44 @@
+"""What one `rag bench` run measures: the sections, the datasets and the subset sizes.
+
+`BenchOptions` is filled by the CLI (evals/bench/cli.py) and read by the orchestrator; the
+quick variant (`BenchOptions.quick_defaults`) uses small subsets for `make test`. The shared
+datasets default to `../shared/datasets/` beside the repository. Nothing runs here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_SCIFACT = REPO.parent / "shared/datasets/scifact"
+DEFAULT_SQUAD = REPO.parent / "shared/datasets/squad/dev-v1.1.json"
+SECTIONS = ("index", "embedding", "scale", "answer", "peer")  # "index" includes retrieval
+BENCH_VERSION = 1
+
+
+@dataclass
+class BenchOptions:
+    quick: bool = False
+    scifact: Path = DEFAULT_SCIFACT
+    squad: Path = DEFAULT_SQUAD
+    corpus: list[Path] = field(default_factory=list)  # empty: settings.index.default_paths
+    max_docs: int | None = None  # SciFact documents (None: all 5,183)
+    max_queries: int | None = None  # SciFact test queries (None: all 300)
+    scale_chunks: int = 100_000
+    answer_questions: int | None = None  # eval-suite questions (None: all)
+    reps: int = 3  # alternating repetitions against the peer
+    skip: tuple[str, ...] = ()
+
+    @classmethod
+    def quick_defaults(cls, **given: Any) -> BenchOptions:
+        base = {
+            "quick": True,
+            "max_docs": 100,
+            "max_queries": 15,
+            "scale_chunks": 1_000,
+            "answer_questions": 3,
+            "reps": 2,
+        }
+        return cls(**(base | {k: v for k, v in given.items() if v is not None}))

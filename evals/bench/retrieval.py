@@ -1,0 +1,103 @@
+"""Retrieval figures for `rag bench`: warm latency p50/p95 per mode, and SciFact quality.
+
+Latency is measured the way a user meets it: the default retrieval settings with one half
+switched off for "dense" / "bm25", top_k hits, warm (index open, model loaded, a few warm-up
+queries), and every timed query embedded afresh (the per-process query-vector cache is keyed
+by embedder name, so each pass uses its own name). Quality reuses `evals.retrieval_eval`
+(same document ranking and metrics as `rag eval --beir`). This module builds no index.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from evals.bench.results import Latency, Quality
+from evals.bench.stats import percentiles
+from index.embedding import Embedder
+from rag.config import RetrievalSettings
+
+MODES = ("dense", "bm25", "hybrid")
+WARMUP = 3
+
+
+class _FreshQueries:
+    """The same embedder under a new name, so the query-vector cache starts empty."""
+
+    def __init__(self, inner: Embedder, tag: str) -> None:
+        self._inner = inner
+        self.name = f"{inner.name}#bench-{tag}"
+        self.dim = inner.dim
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._inner.embed_query(text)
+
+
+def mode_retrieval(base: RetrievalSettings, mode: str) -> RetrievalSettings:
+    """The default retrieval settings with only the halves `mode` names switched on."""
+    return base.model_copy(update={"dense": mode != "bm25", "bm25": mode != "dense"})
+
+
+_pass_counter = 0
+
+
+def retriever_for(index: Any, embedder: Embedder, retrieval: RetrievalSettings) -> Any:
+    """A retriever whose query embeddings are not cached from earlier passes."""
+    from rag.retrieval import build_retriever
+
+    global _pass_counter
+    _pass_counter += 1
+    return build_retriever(retrieval, index, _FreshQueries(embedder, str(_pass_counter)))
+
+
+def time_calls(call: Callable[[str], Any], queries: Sequence[str]) -> list[float]:
+    """Milliseconds per call, after WARMUP untimed calls."""
+    for q in queries[:WARMUP]:
+        call(q)
+    samples = []
+    for q in queries:
+        started = time.perf_counter()
+        call(q)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def latency(
+    index: Any, embedder: Embedder, base: RetrievalSettings, queries: Sequence[str]
+) -> Latency:
+    """p50/p95 per mode over the queries (top_k hits each)."""
+    out = {}
+    for mode in MODES:
+        retriever = retriever_for(index, embedder, mode_retrieval(base, mode))
+        out[mode] = percentiles(
+            time_calls(lambda q, r=retriever: r.retrieve(q, base.top_k), queries)
+        )
+    return Latency(chunks=index.count(), **out)
+
+
+def quality(
+    index: Any,
+    embedder: Embedder,
+    base: RetrievalSettings,
+    queries: Mapping[str, str],
+    qrels: Mapping[str, Mapping[str, int]],
+) -> dict[str, Quality]:
+    """nDCG@10, recall@10, recall@100, MRR@10 per mode (as `rag eval --beir` scores them)."""
+    from evals.retrieval_eval import CHUNKS_PER_QUERY, mode_settings, rank_documents, score_rankings
+    from rag.retrieval import build_retriever
+
+    out = {}
+    for mode in MODES:
+        retriever = build_retriever(mode_settings(base, mode), index, embedder)
+        rankings = {
+            qid: rank_documents(retriever.retrieve(text, CHUNKS_PER_QUERY))
+            for qid, text in queries.items()
+        }
+        out[mode] = Quality(**score_rankings(rankings, {q: dict(qrels[q]) for q in queries}))
+    return out

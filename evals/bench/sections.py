@@ -1,0 +1,243 @@
+"""The sections of `rag bench`, each one function from settings and data to typed figures.
+
+`corpus` and `scifact` index (ours against the LangChain peer, alternating) and measure
+retrieval on SciFact; `embedding` compares the embedding backends; `scale` builds (or reuses)
+the large collection and times search on it; `answers` times answers, `rag ask`'s cold start
+and `rag serve`'s memory. Each builds its indexes in the run folder it is given. The order,
+the skipping and the error handling live in run.py; the measuring in the modules named here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from evals.bench import indexing as bi
+from evals.bench.options import BenchOptions
+from evals.bench.results import Answers, Embedding, Indexing, IndexRun, Latency, Quality, Scale
+from evals.bench.stats import median, ratio
+from evals.datasets.beir import BeirData
+from index.config import IndexSettings
+from index.embedding import Embedder
+from index.types import Document
+
+Log = Callable[[str], None]
+
+
+def peer_embeddings() -> Any:
+    from evals.bench import langchain_peer
+
+    return langchain_peer.load_embeddings()
+
+
+def corpus(
+    paths: Sequence[Path],
+    settings: IndexSettings,
+    root: Path,
+    peer_embeddings: Any,
+    options: BenchOptions,
+    log: Log,
+) -> Indexing:
+    """Ours and the peer on the default corpus, alternating `reps` times; medians."""
+    from evals.bench.peer import peer_index
+
+    ours: list[IndexRun] = []
+    peers: list[IndexRun] = []
+    for rep in range(options.reps):
+        log(f"indexing the default corpus ({', '.join(map(str, paths))}), run {rep + 1}")
+        target = settings if rep == 0 else bi.fresh_settings(settings, root, f"corpus-{rep}")
+        ours.append(bi.index_files(paths, target))  # the first run's index answers later
+        if peer_embeddings is not None:
+            started = time.perf_counter()
+            docs = _read_plain(paths, settings)
+            load_s = time.perf_counter() - started
+            log(f"indexing the default corpus with the LangChain peer, run {rep + 1}")
+            folder = root / f"corpus-peer-{rep}"
+            peers.append(peer_index(docs, folder, peer_embeddings, load_s)[1])
+    runs = {"ours": [r.seconds for r in ours]}
+    if not peers:
+        return Indexing(ours=ours[-1], runs=runs)
+    runs["peer"] = [r.seconds for r in peers]
+    return Indexing(
+        ours=ours[-1],
+        peer=peers[-1],
+        runs=runs,
+        speedup_vs_peer=ratio(median(runs["peer"]), median(runs["ours"])),
+    )
+
+
+def _read_plain(paths: Sequence[Path], settings: IndexSettings) -> list[Document]:
+    """The corpus files as the peer gets them: our loaders' text, one document per file."""
+    from index.loaders import SUPPORTED_SUFFIXES, LoadError, load_file
+
+    docs = []
+    for folder in paths:
+        files = [folder] if folder.is_file() else sorted(folder.rglob("*"))
+        for f in files:
+            if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                try:
+                    raw = load_file(f, f.name, int(settings.max_file_mb * 2**20))
+                except LoadError:
+                    continue
+                docs.append(_plain_document(raw.source, raw.text))
+    return docs
+
+
+def _plain_document(source: str, text: str) -> Document:
+    return Document(
+        path="", source=source, text=text, title=source, date=None, kind="txt", content_hash=""
+    )
+
+
+def scifact(
+    docs: Sequence[Document],
+    data: BeirData,
+    base: IndexSettings,
+    root: Path,
+    peer_embeddings: Any,
+    embedder: Embedder,
+    settings: Any,
+    options: BenchOptions,
+    load_s: float,
+    log: Log,
+) -> tuple[Indexing, dict[str, Quality], Latency]:
+    """SciFact indexed by ours (and the peer); quality per mode; latency at its scale."""
+    import dataclasses
+
+    from evals.bench import peer as bp
+    from evals.bench import retrieval as br
+    from index.store import open_index
+
+    queries = list(data.queries.values())
+    named = {"dataset": data.name, "documents": len(docs), "queries": len(queries)}
+    if peer_embeddings is not None:
+        ours_settings, peer, compared = bp.compare_indexing(
+            docs, base, root, peer_embeddings, options.reps, "scifact", load_s, log
+        )
+        indexing = dataclasses.replace(compared, **named)
+    else:
+        peer = None
+        ours_settings = bi.fresh_settings(base, root, "scifact-ours")
+        log("indexing SciFact")
+        indexing = Indexing(**named, ours=bi.index_docs(docs, ours_settings, load_s))
+    index = open_index(ours_settings)
+    log("retrieval quality on SciFact (dense, bm25, hybrid)")
+    quality = br.quality(index, embedder, settings.retrieval, data.queries, data.qrels)
+    log("retrieval latency at SciFact scale")
+    latency = br.latency(index, embedder, settings.retrieval, queries)
+    if peer is not None:
+        quality["peer"] = bp.peer_quality(peer, data.queries, data.qrels)
+        log("retrieval latency: ours against the peer, alternating")
+
+        def ours() -> Callable[[str], Any]:
+            r = br.retriever_for(index, embedder, settings.retrieval)
+            return lambda q: r.retrieve(q, settings.retrieval.top_k)
+
+        vs_peer = bp.compare_latency(ours, peer, queries, options.reps)
+        latency = dataclasses.replace(latency, vs_peer=vs_peer)
+    return indexing, quality, latency
+
+
+def embedding(
+    docs: Sequence[Document],
+    data: BeirData,
+    embedder: Embedder,
+    base: IndexSettings,
+    cache: Path,
+    log: Log,
+) -> Embedding:
+    """The embedding backends on SciFact's chunks (speed and exact-search quality)."""
+    from evals.bench.embedding import compare_backends
+    from index.chunking import chunk_document
+
+    chunks = [c for d in docs for c in chunk_document(d, base.chunk_tokens, base.chunk_overlap)]
+    return compare_backends(
+        embedder,
+        [c.text for c in chunks],
+        [c.source for c in chunks],
+        data.queries,
+        data.qrels,
+        cache,
+        log,
+    )
+
+
+def scale(
+    data: BeirData,
+    embedder: Embedder,
+    settings: Any,
+    cache: Path,
+    options: BenchOptions,
+    log: Log,
+) -> tuple[Scale, Latency]:
+    """The large collection (built once, cached under <data_dir>/bench/) and its latency."""
+    from evals.bench import retrieval as br
+    from evals.bench import scale as sc
+    from evals.datasets.beir import beir_documents
+    from evals.datasets.cache import cached_index_settings
+    from evals.datasets.squad import squad_paragraphs
+    from index.store import open_index
+
+    base = settings.index
+    squad_hash = hashlib.sha256(options.squad.read_bytes()).hexdigest()[:16]
+    key = f"{options.scale_chunks}:{data.fingerprint}:{squad_hash}:recipe{sc.SCALE_RECIPE}"
+    scale_settings = cached_index_settings(base, "bench", f"scale-{options.scale_chunks}", key)
+    marker = scale_settings.data_dir / "complete.json"
+    built = None
+    if marker.is_file():
+        made = json.loads(marker.read_text())
+        log(f"scale collection: reusing {scale_settings.data_dir}")
+    else:
+        bases = {"squad": squad_paragraphs(options.squad), "scifact": beir_documents(data)}
+        docs, counts = sc.scale_documents(
+            bases, options.scale_chunks, base.chunk_tokens, base.chunk_overlap
+        )
+        log(f"scale collection: {len(docs):,} documents, into {scale_settings.data_dir}")
+        scale_settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with bi.peak_rss() as peak:
+            started = time.perf_counter()
+            made = sc.build_scale_index(docs, scale_settings, embedder, log)
+            built = (round(time.perf_counter() - started, 1), round(peak.mb, 1))
+        made.update(documents=len(docs), counts=counts)
+        marker.write_text(json.dumps(made))
+    index = open_index(scale_settings)
+    chunks = index.count()
+    log(f"retrieval latency at {chunks:,} chunks")
+    figures = Scale(
+        target_chunks=options.scale_chunks,
+        chunks=chunks,
+        documents=made["documents"],
+        what=sc.describe(made["counts"], chunks, made["derived_chunks"]),
+        embedded_chunks=made["embedded_chunks"],
+        derived_chunks=made["derived_chunks"],
+        built_now=built is not None,
+        build_seconds=built[0] if built else None,
+        build_peak_rss_mb=built[1] if built else None,
+    )
+    queries = list(data.queries.values())
+    return figures, br.latency(index, embedder, settings.retrieval, queries)
+
+
+def answers(settings: Any, corpus_settings: IndexSettings, options: BenchOptions, log: Log):
+    """Warm answers, `rag ask`'s cold start and `rag serve`'s memory on the corpus index."""
+    from evals.bench import answer as ba
+    from evals.bench.results import ServeMemory
+
+    if not corpus_settings.manifest_path.is_file():
+        raise RuntimeError("the default corpus was not indexed (see the index section)")
+    answer_settings = settings.model_copy(update={"index": corpus_settings})
+    questions = ba.suite_questions(options.answer_questions)
+    log(f"answering {len(questions)} eval-suite questions (warm, {settings.llm.backend})")
+    warm = ba.warm_answers(answer_settings, questions)
+    log("cold start of `rag ask`")
+    cold = ba.cold_start(corpus_settings.data_dir, questions[0])
+    log("peak RSS of `rag serve` answering over /v1")
+    try:
+        serve = ba.serve_peak_rss(corpus_settings.data_dir, questions, settings.llm.backend)
+    except Exception as err:  # report it beside the other answer figures
+        serve = ServeMemory(error=f"{type(err).__name__}: {err}")
+    return Answers(warm=warm, cold_start_rag_ask=cold, serve=serve)
