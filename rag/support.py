@@ -75,6 +75,10 @@ class Support:
         )
 
 
+def _key(chunk: Chunk) -> tuple[str, str]:
+    return (chunk.id, chunk.text)
+
+
 class SupportScorer:
     """Scores sentences against chunks; caches each chunk's sentence spans and embeddings."""
 
@@ -83,9 +87,11 @@ class SupportScorer:
     ) -> None:
         self.embedder = embedder
         self.settings = settings or GroundingSettings()
-        self._cache: OrderedDict[str, tuple[list[tuple[int, int]], np.ndarray | None]] = (
-            OrderedDict()
-        )
+        # Keyed by id and text: a compact context passes a chunk cut to a few of its
+        # sentences under the same id, and spans cached for one text are wrong for another.
+        self._cache: OrderedDict[
+            tuple[str, str], tuple[list[tuple[int, int]], np.ndarray | None]
+        ] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -104,18 +110,18 @@ class SupportScorer:
         """Cache the chunks' sentences (one embedding batch for everything not cached yet)
         and return the vectors of `sentences`."""
         with self._lock:
-            todo = list({c.id: c for c in chunks if c.id not in self._cache}.values())
-        spans = {c.id: self._spans(c) for c in todo}
-        texts = [c.text[s:e] for c in todo for s, e in spans[c.id]] + sentences
+            todo = list({_key(c): c for c in chunks if _key(c) not in self._cache}.values())
+        spans = {_key(c): self._spans(c) for c in todo}
+        texts = [c.text[s:e] for c in todo for s, e in spans[_key(c)]] + sentences
         vectors = None
         if self.embedder is not None and texts:
             vectors = np.asarray(self.embedder.embed_documents(texts))
         offset = 0
         with self._lock:
             for chunk in todo:
-                n = len(spans[chunk.id])
+                n = len(spans[_key(chunk)])
                 chunk_vecs = vectors[offset : offset + n] if vectors is not None else None
-                self._cache[chunk.id] = (spans[chunk.id], chunk_vecs)
+                self._cache[_key(chunk)] = (spans[_key(chunk)], chunk_vecs)
                 offset += n
             while len(self._cache) > _CACHED_CHUNKS:
                 self._cache.popitem(last=False)
@@ -125,11 +131,11 @@ class SupportScorer:
 
     def _chunk_sentences(self, chunk: Chunk) -> tuple[list[tuple[int, int]], np.ndarray | None]:
         with self._lock:
-            cached = self._cache.get(chunk.id)
+            cached = self._cache.get(_key(chunk))
         if cached is None:
             self.prepare([chunk], [])
             with self._lock:
-                cached = self._cache[chunk.id]
+                cached = self._cache[_key(chunk)]
         return cached
 
     def _one(
