@@ -18,10 +18,10 @@ from typing import Any, Protocol
 from evals import metrics as m
 from evals.suite import Step, Suite, steps_of
 from rag.backends.base import BackendError, ChatBackend, ChatRequest, complete
+from rag.citations import MARKER_RE
 from rag.types import Answer, Message
 
 K = 5  # the k of hit@k and recall@k
-_MARKER = re.compile(r"\[\d+\]")  # citation markers are not part of the answer's wording
 STAGES = ("retrieval", "first_token", "total")
 
 
@@ -107,7 +107,8 @@ def score_step(step: Step, answer: Answer) -> StepResult:
         correct = None
     f1 = None
     if turn.reference and not turn.unanswerable:
-        f1 = m.token_f1(_MARKER.sub(" ", answer.text), turn.reference) if answered else 0.0
+        # citation markers ("[1]", "[1, 2]") are not part of the answer's wording
+        f1 = m.token_f1(MARKER_RE.sub(" ", answer.text), turn.reference) if answered else 0.0
     supported = [s.supported for s in answer.sentences] if answered else []
     cited_supported = [s.supported for s in answer.sentences if s.citations] if answered else []
     scores = {

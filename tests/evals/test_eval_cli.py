@@ -312,3 +312,19 @@ def test_bad_input_gets_a_one_line_message(tmp_path):
     assert unknown.returncode == 2 and "Unknown backend 'nope'" in unknown.stderr
     metric = _rag(["eval", str(bad), "--fail-under", "speed=3"], tmp_path / "data")
     assert metric.returncode == 2 and "unknown metric 'speed'" in metric.stderr
+
+
+def test_grouped_citation_markers_are_not_part_of_the_answer_wording():
+    from evals.runner import score_step
+    from evals.suite import steps_of
+
+    suite = parse_suite(
+        {"name": "g", "cases": [{"id": "g1", "question": "Who?", "reference": "Sergey Naryshkin"}]}
+    )
+    for text in (
+        "Sergey Naryshkin [1, 2].",
+        "Sergey Naryshkin [1][2].",
+        "Sergey [1; 2] Naryshkin.",
+    ):
+        scored = score_step(steps_of(suite)[0], _answer(text, ["a.txt"]))
+        assert scored.scores["token_f1"] == 1.0, text
