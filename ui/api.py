@@ -1,7 +1,7 @@
 """The OpenAI-compatible HTTP API: `POST /v1/chat/completions` and `GET /v1/models`.
 
-The model name selects the backend (`extractive`, `llama-cpp`, `openai`, or any registered
-one). Replies follow OpenAI's shapes, plus extra fields: `citations` (a list of
+The model name selects the backend (any registered one: `GET /v1/models` lists them).
+Replies follow OpenAI's shapes, plus extra fields: `citations` (a list of
 `Citation.to_json()`), `abstained` and `abstain_reason`. A streamed reply sends
 `chat.completion.chunk` events and, in the last one, the same extra fields and `final_content`
 (the checked answer text, which differs from the streamed text when invalid markers were

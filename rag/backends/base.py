@@ -123,8 +123,10 @@ class ChatBackend(Protocol):
         ...
 
 
-_MEMBERS = ("name", "Options", "from_settings", "model", "context_window", "context_tokens")
-_MEMBERS += ("can_rewrite", "status", "stream")
+_MEMBERS = (
+    *("name", "Options", "from_settings", "model", "context_window", "context_tokens"),
+    *("can_rewrite", "status", "stream"),
+)
 
 
 def missing_members(backend: object) -> list[str]:
@@ -144,7 +146,7 @@ def _problems(err: ValidationError) -> str:
 
 
 def backend_options(
-    backend_cls: type,
+    backend_cls: type[ChatBackend],
     settings: Settings,
     overrides: Mapping[str, Any] | None = None,
     *,

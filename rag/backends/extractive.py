@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import BaseModel
+
 from rag.backends.base import BackendStatus, ChatRequest, NoOptions
 from rag.extractive import best_sentences, cite
 
@@ -25,7 +27,7 @@ class ExtractiveBackend:
     """Answers by quoting; `embedder` (optional) adds embedding similarity to the ranking."""
 
     name: ClassVar[str] = "extractive"
-    Options: ClassVar[type[NoOptions]] = NoOptions
+    Options: ClassVar[type[BaseModel]] = NoOptions
     context_tokens: int | None = None  # it reads passages, not a prompt: no need to cut them
     can_rewrite: bool = False  # no model to rewrite a follow-up with
 

@@ -150,7 +150,7 @@ class LlamaCppBackend:
     """A GGUF chat model through llama-cpp-python; `model_path=None` means the bundled one."""
 
     name: ClassVar[str] = "llama-cpp"
-    Options: ClassVar[type[LlamaCppOptions]] = LlamaCppOptions
+    Options: ClassVar[type[BaseModel]] = LlamaCppOptions
 
     def __init__(
         self,

@@ -50,7 +50,7 @@ class OpenAIBackend:
     """A chat model served behind an OpenAI-compatible `/v1` API."""
 
     name: ClassVar[str] = "openai"
-    Options: ClassVar[type[OpenAIOptions]] = OpenAIOptions
+    Options: ClassVar[type[BaseModel]] = OpenAIOptions
     context_tokens: int | None = None  # a served model reads whole passages fast enough
     can_rewrite: bool = True
 

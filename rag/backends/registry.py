@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "ragchat.backends"
 
 _lock = threading.Lock()
-_registered: dict[str, object] = {}  # name -> class, or an EntryPoint not yet loaded
+_registered: dict[str, type[ChatBackend] | EntryPoint] = {}  # an EntryPoint until loaded
 _loaded_entry_points = False
 
 
@@ -43,7 +43,7 @@ class UnknownBackend(BackendError):
     """No backend is registered under the name asked for."""
 
 
-def register(name: str, backend_cls: type) -> None:
+def register(name: str, backend_cls: type[ChatBackend]) -> None:
     """Register a backend class (a `ChatBackend` implementation) under `name`."""
     with _lock:
         _registered[name] = backend_cls
@@ -55,7 +55,7 @@ def unregister(name: str) -> None:
 
 
 @contextmanager
-def override(name: str, backend_cls: type) -> Iterator[None]:
+def override(name: str, backend_cls: type[ChatBackend]) -> Iterator[None]:
     """Register `backend_cls` as `name` for the duration of a block, then restore what was
     there before (the built-in backend, or nothing). For tests and temporary plugins."""
     _discover()
@@ -102,13 +102,13 @@ def name_for_key(key: str) -> str | None:
     return next((n for n in names() if options_key(n) == key), None)
 
 
-def backend_class(name: str) -> type:
+def backend_class(name: str) -> type[ChatBackend]:
     """The class registered under `name`. Raises BackendError naming the known backends."""
     check_name(name)
-    target = _registered.get(name)
-    if not isinstance(target, type):
+    target = _registered[name]
+    if isinstance(target, EntryPoint):
         try:
-            target = target.load()  # an EntryPoint
+            target = target.load()
         except ImportError as err:
             raise BackendError(
                 f"Backend '{name}' could not be loaded: {err}. Is its package installed?"

@@ -23,7 +23,7 @@ class ShoutBackend:
     """A third-party backend, as a plugin package would write it."""
 
     name: ClassVar[str] = "shout"
-    Options: ClassVar[type[NoOptions]] = NoOptions
+    Options: ClassVar[type[BaseModel]] = NoOptions
     context_tokens = None
     can_rewrite = False
 
@@ -159,7 +159,7 @@ class EchoBackend(ShoutBackend):
     """A third-party backend with options of its own."""
 
     name: ClassVar[str] = "echo-bot"
-    Options: ClassVar[type[EchoOptions]] = EchoOptions
+    Options: ClassVar[type[BaseModel]] = EchoOptions
 
     def __init__(self, options: EchoOptions) -> None:
         super().__init__(prefix=" ".join([options.greeting] * options.repeat))
@@ -231,7 +231,7 @@ class OldStyleBackend:
     """A backend written before the protocol declared its capabilities."""
 
     name: ClassVar[str] = "old-style"
-    Options: ClassVar[type[NoOptions]] = NoOptions
+    Options: ClassVar[type[BaseModel]] = NoOptions
     model = "old-1"
     context_window = 2048
 
