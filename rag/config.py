@@ -8,6 +8,7 @@ A backend's options are its own pydantic model (`Options` on the backend class),
 `[llm.<backend>]`: the built-in ones are typed fields here; a third-party backend's table is
 validated by its own model when the settings load.
 Secrets (API keys) are never stored here: only the *name* of the variable that holds them.
+This module opens nothing and builds no backend.
 """
 
 from __future__ import annotations
