@@ -1,7 +1,10 @@
 """`rag eval`: run eval suites (or SQuAD / BEIR benchmarks) and write the reports.
 
 `rag eval SUITE [SUITE ...] [--backend NAME ...] [--out DIR] [--json] [--fail-under M=V ...]
-[--judge BACKEND]`, `rag eval --squad FILE [--sample N] [--seed S]`, `rag eval --beir DIR`.
+[--judge BACKEND]`, `rag eval --squad FILE [--sample N] [--seed S]`, `rag eval --beir DIR`,
+`rag eval --squad-open FILE --split dev|test`, `rag eval --unanswerable FILE --kind
+out-of-corpus|near-miss --split dev|test` (evals.answering; `--limit N` asks the first N).
+Answers are decoded greedily (temperature 0) so a local model's figures repeat.
 A suite with a `corpus:` folder is indexed into its own cached data dir first; otherwise the
 configured index is used. Writes results.json, summary.md and report.html into --out and
 prints the Markdown summary (to stderr with --json, which puts the JSON on stdout).
@@ -240,6 +243,11 @@ def _run_beir(ctx, directory: str, as_json: bool, fail_under: tuple[str, ...]) -
     "--sample", type=int, default=100, show_default=True, help="SQuAD questions to sample (0: all)."
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="SQuAD sampling seed.")
+@click.option("--squad-open", type=click.Path(dir_okay=False), help="Open-book SQuAD file.")
+@click.option("--unanswerable", type=click.Path(dir_okay=False), help="SQuAD file to refuse on.")
+@click.option("--kind", type=click.Choice(["out-of-corpus", "near-miss"]), default="out-of-corpus")
+@click.option("--split", type=click.Choice(["dev", "test"]), default="dev", help="Tune on dev.")
+@click.option("--limit", type=int, default=None, help="Ask only the first N committed questions.")
 @click.pass_context
 def eval_command(
     ctx: click.Context,
@@ -253,19 +261,45 @@ def eval_command(
     squad_file: str | None,
     sample: int,
     seed: int,
+    squad_open: str | None,
+    unanswerable: str | None,
+    kind: str,
+    split: str,
+    limit: int | None,
 ) -> None:
     """Measure retrieval, answers, citations and refusals per backend."""
-    chosen = sum(bool(x) for x in (suites, beir_dir, squad_file))
+    chosen = sum(bool(x) for x in (suites, beir_dir, squad_file, squad_open, unanswerable))
     if chosen != 1:
-        raise click.UsageError("Give suite files, or --beir DIR, or --squad FILE (one of them).")
+        raise click.UsageError(
+            "Give suite files, or --beir DIR, --squad FILE, --squad-open FILE or "
+            "--unanswerable FILE (one of them)."
+        )
     if beir_dir:
         _run_beir(ctx, beir_dir, as_json, fail_under)
+        return
+    if squad_open or unanswerable:
+        from evals.answering.cli import answering_command
+
+        answering_command(
+            settings_from_context(ctx),
+            squad_open=squad_open,
+            unanswerable=unanswerable,
+            kind=kind,
+            split=split,
+            backends=backends,
+            limit=limit,
+            out_dir=Path(out_dir),
+            as_json=as_json,
+            fail_under=fail_under,
+        )
         return
     from evals.suite import SuiteError, combine, load_suite
     from rag.backends.registry import names
 
     thresholds = parse_thresholds(fail_under, FIXED_METRICS)
     settings = settings_from_context(ctx)
+    greedy = settings.llm.model_copy(update={"temperature": 0.0})
+    settings = settings.model_copy(update={"llm": greedy})
     backends = backends or (settings.llm.backend,)
     known = names()
     for name in (*backends, *([judge] if judge else [])):

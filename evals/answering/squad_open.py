@@ -170,7 +170,7 @@ def results_markdown(results: Sequence[SquadOpenResult], title: str = "") -> str
             r.hit_at_5,
             r.refusal_rate,
             r.errors,
-            r.latency_ms_p50,
+            None if r.latency_ms_p50 is None else round(r.latency_ms_p50),
             r.short_answer_source,
         ]
         for r in results

@@ -197,7 +197,7 @@ def results_markdown(results: Sequence[UnanswerableResult]) -> str:
             r.false_refusal_rate,
             r.answerable_accuracy,
             r.errors,
-            r.latency_ms_p50,
+            None if r.latency_ms_p50 is None else round(r.latency_ms_p50),
         ]
         for r in results
     ]

@@ -271,3 +271,27 @@ def test_each_backends_figures_are_the_same_alone_or_side_by_side(tiny, tmp_path
             for name in order:
                 assert _figures(shared, name, tiny) == alone[name], (order, name)
     assert any(any(s) for _, _, s, _ in alone["extractive"])  # it answered something
+
+
+# -- rag eval ---------------------------------------------------------------------------------
+
+
+def test_rag_eval_runs_the_committed_split_and_checks_thresholds(tiny, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from rag.cli import cli
+
+    test_ids = [q.id for q in tiny.questions_of(c.article_split(tiny.titles)["test"])]
+    monkeypatch.setattr(squad_open, "SPLITS_DIR", tmp_path / "splits")
+    c.write_ids(squad_open.split_file("test"), test_ids, "the tiny file's TEST questions")
+    args = ["--data-dir", str(tmp_path / "rag"), "eval", "--squad-open", str(tiny.path)]
+    args += ["--split", "test", "--backend", "extractive", "--out", str(tmp_path / "out")]
+    done = CliRunner().invoke(cli, [*args, "--fail-under", "hit_at_5=0.5"])
+    assert done.exit_code == 0, done.output
+    assert f"| extractive | {len(test_ids)} |" in done.output
+    written = json.loads((tmp_path / "out" / "squad-open-test.json").read_text())
+    assert [x["id"] for x in written[0]["items"]] == test_ids
+    missed = CliRunner().invoke(cli, [*args, "--fail-under", "exact_match=1.1"])
+    assert missed.exit_code == 1 and "FAIL extractive: exact_match" in missed.output
+    unknown = CliRunner().invoke(cli, [*args, "--fail-under", "nonsense=1"])
+    assert unknown.exit_code == 2 and "unknown metric 'nonsense'" in unknown.output
