@@ -24,6 +24,7 @@ import random
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from evals.answering.common import (
@@ -42,11 +43,29 @@ DEFAULT_SCIFACT = REPO_ROOT.parent / "shared" / "datasets" / "scifact"
 SQUAD_PER_SPLIT = 1000
 # Entity types that name one thing or amount, so another of the type is a different claim.
 SWAP_TYPES = frozenset(
-    "PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW LANGUAGE DATE TIME PERCENT "
-    "MONEY QUANTITY ORDINAL CARDINAL".split()
+    [
+        "PERSON",
+        "NORP",
+        "FAC",
+        "ORG",
+        "GPE",
+        "LOC",
+        "PRODUCT",
+        "EVENT",
+        "WORK_OF_ART",
+        "LAW",
+        "LANGUAGE",
+        "DATE",
+        "TIME",
+        "PERCENT",
+        "MONEY",
+        "QUANTITY",
+        "ORDINAL",
+        "CARDINAL",
+    ]
 )
 _WORD = re.compile(r"\w+")
-_SKIP_WORDS = frozenset("the a an of and in on at s".split())
+_SKIP_WORDS = frozenset(["the", "a", "an", "of", "and", "in", "on", "at", "s"])
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,7 @@ def split_path(dataset: str, split: Split) -> Path:
 @dataclass(frozen=True)
 class _Gold:
     qid: str
+    question: str
     title: str
     paragraph: str
     start: int  # the gold sentence's span in the paragraph
@@ -89,10 +109,12 @@ def _squad_golds(path: Path) -> dict[str, _Gold]:
             for qa in para["qas"]:
                 answer = qa["answers"][0]
                 a0 = answer["answer_start"]
+                a1 = a0 + len(answer["text"])
                 for s, e in spans:
                     if s <= a0 < e:
-                        a1 = a0 + len(answer["text"])
-                        golds[qa["id"]] = _Gold(qa["id"], article["title"], context, s, e, a0, a1)
+                        golds[qa["id"]] = _Gold(
+                            qa["id"], qa["question"], article["title"], context, s, e, a0, a1
+                        )
                         break
     return golds
 
@@ -121,39 +143,39 @@ def _norm_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _SKIP_WORDS}
 
 
-def _swap(gold: _Gold, doc, pool: dict[str, list[str]], rng: random.Random) -> str | None:
-    """The gold sentence with one of its entities replaced; None when none can be."""
-    ents = [
-        e
-        for e in doc.ents
-        if gold.start <= e.start_char and e.end_char <= gold.end and e.label_ in SWAP_TYPES
-    ]
+def _swap(
+    text: str, ents: list, pool: dict[str, list[str]], rng: random.Random, prefer: range
+) -> str | None:
+    """`text` with one of its entities (char offsets in `text`) replaced by another of the
+    same type from `pool` that shares no word with it, preferring one that overlaps `prefer`;
+    None when none can be."""
     options = []
-    for ent in ents:
-        words = _norm_words(ent.text)
-        others = [t for t in pool[ent.label_] if not (_norm_words(t) & words)]
+    for start, end, label in ents:
+        words = _norm_words(text[start:end])
+        others = [t for t in pool.get(label, ()) if not (_norm_words(t) & words)]
         if others and words:
-            options.append((ent, others))
+            options.append((start, end, others))
     if not options:
         return None
-    on_answer = [
-        o
-        for o in options
-        if o[0].start_char < gold.answer_end and gold.answer_start < o[0].end_char
-    ]
-    ent, others = rng.choice(on_answer or options)
-    sentence = gold.paragraph[gold.start : gold.end]
-    s, e = ent.start_char - gold.start, ent.end_char - gold.start
-    return sentence[:s] + rng.choice(sorted(others)) + sentence[e:]
+    preferred = [o for o in options if o[0] < prefer.stop and prefer.start < o[1]]
+    start, end, others = rng.choice(preferred or options)
+    return text[:start] + rng.choice(others) + text[end:]
 
 
-def squad_claims(split: Split, path: Path = DEFAULT_SQUAD) -> list[LabelledClaim]:
-    """The split's gold sentences (should pass) and their swapped twins (should fail)."""
+@dataclass(frozen=True)
+class _SquadSplit:
+    golds: list[_Gold]
+    docs: dict[str, object]  # paragraph -> parsed Doc
+    pools: dict[str, dict[str, list[str]]]  # title -> entity label -> entity texts
+
+
+@cache
+def _squad_split(split: Split, path: Path) -> _SquadSplit:
+    """The split's chosen gold sentences, their parsed paragraphs and the articles' entities."""
     from rag.nlp import nlp
 
-    ids = read_ids(split_path("squad", split))
     golds = _squad_golds(path)
-    chosen = [golds[i] for i in ids]
+    chosen = [golds[i] for i in read_ids(split_path("squad", split))]
     titles = {g.title for g in chosen}
     # The pool of same-type entities comes from every paragraph of the article.
     paragraphs = list(dict.fromkeys(g.paragraph for g in golds.values() if g.title in titles))
@@ -162,16 +184,48 @@ def squad_claims(split: Split, path: Path = DEFAULT_SQUAD) -> list[LabelledClaim
     pools: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for text, doc in docs.items():
         for ent in doc.ents:
-            pools[title_of[text]][ent.label_].add(ent.text)
+            if ent.label_ in SWAP_TYPES:
+                pools[title_of[text]][ent.label_].add(ent.text)
+    frozen = {t: {label: sorted(v) for label, v in p.items()} for t, p in pools.items()}
+    return _SquadSplit(chosen, docs, frozen)
+
+
+def squad_claims(split: Split, path: Path = DEFAULT_SQUAD) -> list[LabelledClaim]:
+    """The split's gold sentences (should pass) and their swapped twins (should fail)."""
+    data = _squad_split(split, path)
     out = []
-    for g in chosen:
-        sentence = g.paragraph[g.start : g.end].strip()
-        out.append(LabelledClaim(g.qid, sentence, g.paragraph, True, "squad-gold"))
-        pool = {label: sorted(texts) for label, texts in pools[g.title].items()}
-        pool = defaultdict(list, pool)
-        swapped = _swap(g, docs[g.paragraph], pool, random.Random(f"{SPLIT_SEED}-{g.qid}"))
+    for g in data.golds:
+        sentence = g.paragraph[g.start : g.end]
+        out.append(LabelledClaim(g.qid, sentence.strip(), g.paragraph, True, "squad-gold"))
+        ents = [
+            (e.start_char - g.start, e.end_char - g.start, e.label_)
+            for e in data.docs[g.paragraph].ents
+            if g.start <= e.start_char and e.end_char <= g.end and e.label_ in SWAP_TYPES
+        ]
+        answer = range(g.answer_start - g.start, g.answer_end - g.start)
+        rng = random.Random(f"{SPLIT_SEED}-{g.qid}")
+        swapped = _swap(sentence, ents, data.pools[g.title], rng, answer)
         if swapped is not None:
             out.append(LabelledClaim(g.qid, swapped.strip(), g.paragraph, False, "squad-swap"))
+    return out
+
+
+def squad_questions(split: Split, path: Path = DEFAULT_SQUAD) -> list[LabelledClaim]:
+    """The same questions against their paragraph (`claim` = the question; the paragraph
+    states its premises), and near-miss twins with one entity or number swapped for another
+    of the same type from the same article (the paragraph does not)."""
+    from rag.nlp import nlp
+
+    data = _squad_split(split, path)
+    questions = [g.question.strip() for g in data.golds]
+    out = []
+    for g, q, doc in zip(data.golds, questions, nlp().pipe(questions), strict=True):
+        out.append(LabelledClaim(g.qid, q, g.paragraph, True, "squad-question"))
+        ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents if e.label_ in SWAP_TYPES]
+        rng = random.Random(f"{SPLIT_SEED}-q-{g.qid}")
+        swapped = _swap(q, ents, data.pools[g.title], rng, range(0))
+        if swapped is not None:
+            out.append(LabelledClaim(g.qid, swapped, g.paragraph, False, "squad-near-miss"))
     return out
 
 

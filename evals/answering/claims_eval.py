@@ -1,0 +1,190 @@
+"""How well a claim checker tells stated claims from unstated ones, on labelled claims.
+
+Labelled claims come from evals.answering.claims_data: SQuAD gold answer sentences against
+their paragraph (should pass) and the same sentences with one entity or number swapped
+(should fail), and SciFact claims against their evidence abstracts (SUPPORT should pass,
+CONTRADICT should fail). "Unsupported" is the positive class: precision and recall of the
+checker's "unsupported" verdicts, and the share of should-pass claims it flags (false flags).
+
+Two checkers run on the same claims: `rag.claims.check_claim` (after) and the support score the
+answer check used before it (`SupportScorer`: lexical + embedding score over the settings'
+threshold, and every capitalised word or number present). `run_claims_eval(split)` returns a
+typed `ClaimsEvalResult`; `python -m evals.answering.claims_eval [--split dev|test]` prints it.
+Fit rules on DEV (rag.claims.ClaimRules), report TEST once. This module prints only in main().
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from evals.answering.claims_data import LabelledClaim, scifact_claims, squad_claims, write_splits
+from evals.answering.common import Split, check_split, markdown_table
+
+Checker = Callable[[Sequence[LabelledClaim]], list[bool]]  # True = judged supported
+
+TARGET_RECALL = 0.90  # of "unsupported" on swapped SQuAD sentences
+TARGET_FALSE_FLAGS = 0.10  # on gold SQuAD sentences
+
+
+@dataclass(frozen=True)
+class CheckerRates:
+    """One checker on one labelled set; "unsupported" is the positive class."""
+
+    checker: str
+    dataset: str  # "squad" (gold vs swapped sentences) or "scifact" (SUPPORT vs CONTRADICT)
+    should_fail: int
+    should_pass: int
+    caught: int  # should-fail claims judged unsupported
+    false_flags: int  # should-pass claims judged unsupported
+    ms_per_claim: float
+
+    @property
+    def recall(self) -> float | None:
+        return self.caught / self.should_fail if self.should_fail else None
+
+    @property
+    def precision(self) -> float | None:
+        flagged = self.caught + self.false_flags
+        return self.caught / flagged if flagged else None
+
+    @property
+    def false_flag_rate(self) -> float | None:
+        return self.false_flags / self.should_pass if self.should_pass else None
+
+
+@dataclass(frozen=True)
+class ClaimsEvalResult:
+    split: str
+    rows: tuple[CheckerRates, ...]
+
+    def row(self, checker: str, dataset: str) -> CheckerRates:
+        return next(r for r in self.rows if r.checker == checker and r.dataset == dataset)
+
+    def meets_target(self, checker: str = "claims") -> bool:
+        """≥ 0.90 recall on swapped SQuAD sentences at ≤ 0.10 false flags on gold ones."""
+        row = self.row(checker, "squad")
+        return (row.recall or 0.0) >= TARGET_RECALL and (row.false_flag_rate or 0.0) <= (
+            TARGET_FALSE_FLAGS
+        )
+
+    def table(self) -> str:
+        header = ["checker", "claims", "should fail", "should pass", "precision", "recall"]
+        header += ["false flags", "ms/claim"]
+        rows = [
+            [
+                r.checker,
+                r.dataset,
+                r.should_fail,
+                r.should_pass,
+                r.precision,
+                r.recall,
+                r.false_flag_rate,
+                round(r.ms_per_claim, 1),
+            ]
+            for r in self.rows
+        ]
+        return markdown_table(header, rows)
+
+
+def new_checker(claims: Sequence[LabelledClaim]) -> list[bool]:
+    from rag.claims import check_claim
+
+    return [check_claim(c.claim, c.cited).supported for c in claims]
+
+
+def old_checker(claims: Sequence[LabelledClaim]) -> list[bool]:
+    """The support score with the default settings' threshold, as the answer check used it."""
+    from index.config import IndexSettings
+    from index.embedding import get_embedder
+    from index.types import Chunk
+    from rag.backends.base import Passage
+    from rag.config import GroundingSettings
+
+    try:
+        from rag.support import SupportScorer
+    except ImportError:  # before the grounding module was split
+        from rag.grounding import SupportScorer  # type: ignore[attr-defined,no-redef]
+
+    scorer = SupportScorer(get_embedder(IndexSettings()), GroundingSettings())
+    threshold = scorer.settings.support_threshold
+    chunks = {}
+    for c in claims:
+        if c.cited not in chunks:
+            n = len(chunks)
+            chunks[c.cited] = Chunk(f"cited-{n}", f"cited/{n}", "", c.cited, 0, 0, len(c.cited), 0)
+    vectors = scorer.prepare(list(chunks.values()), [c.claim for c in claims])
+    out = []
+    for c, vector in zip(claims, vectors, strict=True):
+        support = scorer.score(c.claim, vector, [Passage(1, chunks[c.cited])], pick=False)
+        out.append(support.combined >= threshold and not support.missing_names)
+    return out
+
+
+CHECKERS: dict[str, Checker] = {"claims": new_checker, "support score (before)": old_checker}
+
+
+def rates(checker: str, dataset: str, claims: Sequence[LabelledClaim], fn: Checker) -> CheckerRates:
+    started = time.perf_counter()
+    judged = fn(claims)
+    elapsed = (time.perf_counter() - started) * 1000
+    fail = [c for c in claims if not c.supported]
+    return CheckerRates(
+        checker=checker,
+        dataset=dataset,
+        should_fail=len(fail),
+        should_pass=len(claims) - len(fail),
+        caught=sum(1 for c, ok in zip(claims, judged, strict=True) if not c.supported and not ok),
+        false_flags=sum(1 for c, ok in zip(claims, judged, strict=True) if c.supported and not ok),
+        ms_per_claim=elapsed / len(claims) if claims else 0.0,
+    )
+
+
+def labelled(split: Split) -> dict[str, list[LabelledClaim]]:
+    """The split's labelled claims by dataset."""
+    return {"squad": squad_claims(split), "scifact": scifact_claims(split)}
+
+
+def run_claims_eval(
+    split: str = "dev", checkers: Sequence[str] = tuple(CHECKERS)
+) -> ClaimsEvalResult:
+    """Every named checker on the split's labelled claims."""
+    split = check_split(split)
+    data = labelled(split)
+    rows = [
+        rates(name, dataset, claims, CHECKERS[name])
+        for name in checkers
+        for dataset, claims in data.items()
+    ]
+    return ClaimsEvalResult(split, tuple(rows))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.answering.claims_eval")
+    parser.add_argument("--split", choices=("dev", "test"), action="append")
+    parser.add_argument("--checker", choices=tuple(CHECKERS), action="append")
+    parser.add_argument("--write-splits", action="store_true", help="redraw the id lists")
+    args = parser.parse_args(argv)
+    if args.write_splits:
+        write_splits()
+    for split in args.split or ["dev"]:
+        try:
+            result = run_claims_eval(split, args.checker or tuple(CHECKERS))
+        except FileNotFoundError as err:
+            print(f"Error: {err}", file=sys.stderr)
+            return 1
+        print(f"Claim checker, {split.upper()} split")
+        print(result.table())
+        verdict = "meets" if result.meets_target() else "misses"
+        print(
+            f"target (recall >= {TARGET_RECALL} on swapped, false flags <= "
+            f"{TARGET_FALSE_FLAGS} on gold SQuAD sentences): {verdict}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
