@@ -107,15 +107,23 @@ class SupportScorer:
         return spans or [(0, 0)]
 
     def prepare(self, chunks: Sequence[Chunk], sentences: list[str]) -> list[np.ndarray | None]:
-        """Cache the chunks' sentences (one embedding batch for everything not cached yet)
-        and return the vectors of `sentences`."""
+        """Cache the chunks' sentences (one embedding batch per chunk not cached yet) and
+        return the vectors of `sentences` (one batch)."""
         with self._lock:
             todo = list({_key(c): c for c in chunks if _key(c) not in self._cache}.values())
         spans = {_key(c): self._spans(c) for c in todo}
-        texts = [c.text[s:e] for c in todo for s, e in spans[_key(c)]] + sentences
+        groups = [[c.text[s:e] for s, e in spans[_key(c)]] for c in todo] + [sentences]
         vectors = None
-        if self.embedder is not None and texts:
-            vectors = np.asarray(self.embedder.embed_documents(texts))
+        if self.embedder is not None and any(groups):
+            # An int8 embedder's vector for a text depends on the other texts of its batch:
+            # batched by chunk, a chunk's vectors do not depend on what was asked before.
+            vectors = np.vstack(
+                [
+                    np.asarray(self.embedder.embed_documents(g)).reshape(len(g), -1)
+                    for g in groups
+                    if g
+                ]
+            )
         offset = 0
         with self._lock:
             for chunk in todo:

@@ -60,16 +60,10 @@ class SquadData:
     titles: tuple[str, ...]  # article titles in file order
     fingerprint: str  # identifies the file (and so the corpus)
 
-    def paragraph(self, source: str) -> str:
-        """The text of the paragraph with this source."""
-        return self._texts()[source]
-
-    def _texts(self) -> dict[str, str]:
-        cached = self.__dict__.get("_by_source")
-        if cached is None:
-            cached = {d.source: d.text for d in self.documents}
-            object.__setattr__(self, "_by_source", cached)
-        return cached
+    @property
+    def paragraphs(self) -> dict[str, str]:
+        """Paragraph text by source."""
+        return {d.source: d.text for d in self.documents}
 
     def documents_of(self, titles: Iterable[str]) -> list[Document]:
         """The paragraphs of these articles, in file order."""

@@ -77,8 +77,8 @@ def near_miss_candidates(data: c.SquadData, titles: Sequence[str]) -> list[NearM
 
     The replaced entity must be tagged with the same label in the article itself (spaCy's small
     model mislabels entities in short questions), and so must its replacement."""
-    from rag.extractive import content_terms
     from rag.nlp import nlp
+    from rag.terms import content_terms
 
     pipeline = nlp()
     documents = data.documents_of(titles)
@@ -99,7 +99,7 @@ def near_miss_candidates(data: c.SquadData, titles: Sequence[str]) -> list[NearM
         for ent in parsed.ents:
             names = inventory.get((q.title, ent.label_), {})
             core = _core(ent.text)
-            if m.normalize_answer(core) not in names:
+            if m.normalize_answer(core) not in names or core not in ent.text:
                 continue
             start = ent.start_char + ent.text.find(core)
             rest = q.question[:start] + " " + q.question[start + len(core) :]

@@ -186,6 +186,7 @@ def test_committed_splits_are_the_seeded_draws_from_the_right_articles():
 @needs_squad
 def test_committed_near_misses_do_not_name_the_swapped_in_entity_where_the_answer_is():
     data = c.load_data()
+    paragraphs = data.paragraphs
     for name in c.SPLITS:
         body = json.loads(unanswerable.split_path("near-miss", name).read_text())
         swaps = [near_miss.NearMiss(**x) for x in body["questions"]]
@@ -198,7 +199,7 @@ def test_committed_near_misses_do_not_name_the_swapped_in_entity_where_the_answe
             assert s.question in {
                 s.original[:i] + s.replacement + s.original[i + len(s.entity) :] for i in starts
             }
-            gold = f" {c.m.normalize_answer(data.paragraph(q.source))} "
+            gold = f" {c.m.normalize_answer(paragraphs[q.source])} "
             assert f" {c.m.normalize_answer(s.replacement)} " not in gold
 
 
@@ -213,7 +214,7 @@ def test_near_miss_swaps_one_entity_for_one_the_article_names_elsewhere(tiny):
     # Every other place in the article is named beside Tesla moving (or in the gold paragraph).
     assert "t0" not in swaps
     for s in swaps.values():
-        gold = tiny.paragraph(tiny.questions[s.id].source)
+        gold = tiny.paragraphs[tiny.questions[s.id].source]
         assert s.replacement not in gold and s.replacement in "".join(
             d.text for d in tiny.documents_of([tiny.questions[s.id].title])
         )
@@ -254,6 +255,47 @@ def _figures(assistant, backend: str, data: c.SquadData) -> list[tuple]:
         citations = tuple((x.source, x.start, x.end) for x in a.citations)
         out.append((a.text, a.abstained, tuple(s.supported for s in a.sentences), citations))
     return out
+
+
+class BatchSensitiveEmbedder:
+    """Like the int8 ONNX embedder: a text's vector leans towards the other texts of its batch."""
+
+    def __init__(self) -> None:
+        from rag.testing.fakes import BagEmbedder
+
+        self.bag = BagEmbedder()
+
+    def embed_documents(self, texts):
+        vectors = self.bag.embed_documents(texts)
+        return vectors + 0.3 * vectors.mean(axis=0) if len(texts) else vectors
+
+    def embed_query(self, text):
+        return self.bag.embed_query(text)
+
+
+def test_support_scores_do_not_depend_on_what_was_scored_before():
+    from rag.backends.base import Passage
+    from rag.support import SupportScorer
+    from rag.testing.fakes import chunks_from_documents
+
+    chunks = chunks_from_documents(
+        {
+            "tesla.txt": PARAGRAPHS["Nikola_Tesla"][0][0],
+            "rhine.txt": PARAGRAPHS["Rhine"][0][0] + "\n\n" + PARAGRAPHS["Rhine"][2][0],
+        }
+    )
+    passages = [Passage(i + 1, chunk) for i, chunk in enumerate(chunks)]
+    claim = "Tesla moved to New York City in 1884."
+    fresh, seasoned = (
+        SupportScorer(BatchSensitiveEmbedder()),
+        SupportScorer(BatchSensitiveEmbedder()),
+    )
+    seasoned.prepare(chunks[1:], ["The Romans built a bridge."])  # an earlier question's batch
+    scores = []
+    for scorer in (fresh, seasoned):
+        vector = scorer.prepare(chunks, [claim])[0]
+        scores.append(scorer.score(claim, vector, passages, pick=True).semantic)
+    assert scores[0] == pytest.approx(scores[1], abs=1e-6)
 
 
 def test_each_backends_figures_are_the_same_alone_or_side_by_side(tiny, tmp_path):
