@@ -84,6 +84,19 @@ def text_index(text: str, doc: Doc) -> TextIndex:
     return built
 
 
+def _phrases(terms: list[KeyTerm]) -> list[str]:
+    """The terms' words, with adjacent words of one name joined ("Edward Hunter Christie")."""
+    out: list[str] = []
+    last: KeyTerm | None = None
+    for term in sorted(terms, key=lambda t: t.i):
+        if last is not None and term.kind == last.kind == "name" and term.i == last.i + 1:
+            out[-1] = f"{out[-1]} {term.text}"
+        else:
+            out.append(term.text)
+        last = term
+    return list(dict.fromkeys(out))
+
+
 def _quote(words: list[str]) -> str:
     return ", ".join(f"'{w}'" for w in words)
 
@@ -169,7 +182,7 @@ def _verdict(
     if len(loose) > rules.word_allowance * len(plain):
         strict += loose
     if strict:
-        words = list(dict.fromkeys(t.text for t in strict))
+        words = _phrases(strict)
         elsewhere = [t.text for t, h in zip(terms, hits, strict=True) if t in strict and h]
         reason = f"the cited text does not say {_quote(words)}"
         if elsewhere:

@@ -10,7 +10,10 @@ Two checkers run on the same claims: `rag.claims.check_claim` (after) and the su
 answer check used before it (`SupportScorer`: lexical + embedding score over the settings'
 threshold, and every capitalised word or number present). `run_claims_eval(split)` returns a
 typed `ClaimsEvalResult`; `python -m evals.answering.claims_eval [--split dev|test]` prints it.
-Fit rules on DEV (rag.claims.ClaimRules), report TEST once. This module prints only in main().
+The premise check (rag.premise.premise_gaps) runs on the same SQuAD questions against their
+paragraph (should pass) and near-miss twins with one entity or number swapped (should fail),
+beside the names check refusals used before. Fit rules on DEV (rag.claims.ClaimRules,
+rag.premise.PremiseRules), report TEST once. This module prints only in main().
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from evals.answering.claims_data import LabelledClaim, scifact_claims, squad_claims, write_splits
+from evals.answering.claims_data import (
+    LabelledClaim,
+    scifact_claims,
+    squad_claims,
+    squad_questions,
+    write_splits,
+)
 from evals.answering.common import Split, check_split, markdown_table
 
 Checker = Callable[[Sequence[LabelledClaim]], list[bool]]  # True = judged supported
@@ -83,7 +92,7 @@ class ClaimsEvalResult:
                 r.precision,
                 r.recall,
                 r.false_flag_rate,
-                round(r.ms_per_claim, 1),
+                f"{r.ms_per_claim:.1f}",
             ]
             for r in self.rows
         ]
@@ -124,7 +133,29 @@ def old_checker(claims: Sequence[LabelledClaim]) -> list[bool]:
     return out
 
 
+def premise_checker(questions: Sequence[LabelledClaim]) -> list[bool]:
+    """True when rag.premise finds no gap between the question and its paragraph."""
+    from rag.premise import premise_gaps
+
+    return [not premise_gaps(q.claim, q.cited) for q in questions]
+
+
+def names_checker(questions: Sequence[LabelledClaim]) -> list[bool]:
+    """The names check refusals used before: every capitalised word and number of the
+    question occurs in the evidence (stemmed)."""
+    try:
+        from rag.terms import content_terms, name_terms
+    except ImportError:  # before the terms module was split out of grounding
+        from rag.grounding import content_terms, name_terms  # type: ignore[no-redef]
+
+    return [set(name_terms(q.claim)) <= set(content_terms(q.cited)) for q in questions]
+
+
 CHECKERS: dict[str, Checker] = {"claims": new_checker, "support score (before)": old_checker}
+PREMISE_CHECKERS: dict[str, Checker] = {
+    "premise gaps": premise_checker,
+    "names check (before)": names_checker,
+}
 
 
 def rates(checker: str, dataset: str, claims: Sequence[LabelledClaim], fn: Checker) -> CheckerRates:
@@ -149,9 +180,11 @@ def labelled(split: Split) -> dict[str, list[LabelledClaim]]:
 
 
 def run_claims_eval(
-    split: str = "dev", checkers: Sequence[str] = tuple(CHECKERS)
+    split: str = "dev", checkers: Sequence[str] = tuple(CHECKERS), premise: bool = True
 ) -> ClaimsEvalResult:
-    """Every named checker on the split's labelled claims."""
+    """Every named checker on the split's labelled claims; with `premise`, also the premise
+    check on the same SQuAD questions against their paragraph (answerable, should pass) and
+    their near-miss twins (should fail)."""
     split = check_split(split)
     data = labelled(split)
     rows = [
@@ -159,6 +192,11 @@ def run_claims_eval(
         for name in checkers
         for dataset, claims in data.items()
     ]
+    if premise:
+        questions = squad_questions(split)
+        rows += [
+            rates(name, "squad questions", questions, fn) for name, fn in PREMISE_CHECKERS.items()
+        ]
     return ClaimsEvalResult(split, tuple(rows))
 
 
