@@ -1,0 +1,214 @@
+"""Measure the short-answer reader alone: SQuAD v1.1 questions with their gold paragraph given.
+
+    python -m evals.answering.reader_eval --split dev --sample 1500 [--parser handwritten]
+    python -m evals.answering.reader_eval --split dev --fit evals/answering/reader_weights.json
+
+For every question of the split's articles (the shared DEV/TEST article split of
+`evals.answering.common`), the gold paragraph is the one passage `rag.reader.read` gets.
+Printed: token F1 and exact match with the official SQuAD normalisation (a None answer scores
+0), the share answered, F1 on the answered ones, F1 when a None is replaced by the supporting
+sentence the reply would quote, the share of chosen sentences holding a gold answer (the
+quote's accuracy), and ms per question (reader only: parsing, typing, ranking).
+
+`--fit` fits the candidate scorer (logistic regression on the reader's features; a candidate
+is positive when its token F1 with a gold answer is >= 0.5) on the split's questions and
+writes the weights; fit on DEV only. `--weights FILE` measures with fitted weights.
+It does not index, retrieve or ask a backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from evals import metrics as m
+from evals.answering.common import (
+    SquadQuestion,
+    article_split,
+    contains_answer,
+    exact_match,
+    load_data,
+)
+from index.types import Chunk
+from rag import reader
+from rag.backends.base import Passage
+from rag.reader_text import Parsed
+
+
+def passage_of(text: str, title: str) -> Passage:
+    chunk = Chunk(
+        id="q",
+        source=title,
+        title=title,
+        text=text,
+        position=0,
+        start=0,
+        end=len(text),
+        n_tokens=len(text.split()),
+    )
+    return Passage(1, chunk)
+
+
+def questions(split: str, sample: int, seed: int = 1) -> tuple[list[SquadQuestion], dict]:
+    data = load_data()
+    titles = article_split(data.titles)[split]
+    qs = data.questions_of(titles)
+    if 0 < sample < len(qs):
+        qs = random.Random(seed).sample(qs, sample)
+    texts = data.paragraphs
+    return qs, {q.source: texts[q.source] for q in qs}
+
+
+def parser_of(name: str) -> Callable[[str], Parsed]:
+    if name == "handwritten":
+        from evals.answering.handwritten import parse_handwritten
+
+        return parse_handwritten
+    return reader.parse
+
+
+def evaluate(
+    qs: Sequence[SquadQuestion],
+    paragraphs: dict[str, str],
+    parser: Callable[[str], Parsed],
+    weights: Sequence[float] = reader.WEIGHTS,
+    min_score: float = reader.MIN_SCORE,
+) -> tuple[dict[str, float], list[dict]]:
+    rows = []
+    spent = 0.0
+    for q in qs:
+        text = paragraphs[q.source]
+        passages = [passage_of(text, q.title)]
+        t0 = time.perf_counter()
+        ranked = reader.rank(q.question, passages, parser=parser, weights=weights)
+        spent += time.perf_counter() - t0
+        pred = sentence = ""
+        score = 0.0
+        if ranked:
+            best, score = ranked[0]
+            doc = parser(text)
+            sentence = doc.span_text(*best.sentence)
+            if score >= min_score:
+                pred = doc.span_text(best.first, best.last)
+        rows.append(
+            {
+                "id": q.id,
+                "question": q.question,
+                "answers": list(q.answers),
+                "prediction": pred,
+                "score": round(score, 3),
+                "sentence": sentence,
+                "f1": m.best_token_f1(pred, q.answers) if pred else 0.0,
+                "em": exact_match(pred, q.answers) if pred else 0.0,
+                "f1_or_quote": m.best_token_f1(pred or sentence, q.answers)
+                if (pred or sentence)
+                else 0.0,
+                "sentence_hit": contains_answer(sentence, q.answers),
+            }
+        )
+    answered = [r for r in rows if r["prediction"]]
+    figures = {
+        "questions": len(rows),
+        "f1": statistics.fmean(r["f1"] for r in rows),
+        "em": statistics.fmean(r["em"] for r in rows),
+        "answered": len(answered) / len(rows),
+        "f1_answered": statistics.fmean(r["f1"] for r in answered) if answered else 0.0,
+        "f1_or_quote": statistics.fmean(r["f1_or_quote"] for r in rows),
+        "sentence_hit": statistics.fmean(r["sentence_hit"] for r in rows),
+        "ms_per_question": 1000 * spent / len(rows),
+    }
+    return figures, rows
+
+
+def fit(
+    qs: Sequence[SquadQuestion],
+    paragraphs: dict[str, str],
+    parser: Callable[[str], Parsed],
+    l2: float = 0.01,
+) -> dict:
+    """Weights that maximise the expected token F1 of the pick, a softmax over each question's
+    candidates (a conditional logit ranker, fitted with L-BFGS); the bias and the confidence
+    threshold come from a logistic regression of "the pick has F1 >= 0.5" on its score."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    groups = []
+    for q in qs:
+        text = paragraphs[q.source]
+        doc = parser(text)
+        cands = reader.candidates(q.question, [passage_of(text, q.title)], parser=parser)
+        if not cands:
+            continue
+        f1 = [m.best_token_f1(doc.span_text(c.first, c.last), q.answers) for c in cands]
+        if max(f1) > 0:
+            groups.append((np.array([c.features for c in cands]), np.array(f1)))
+    n_feat = len(reader.FEATURES)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = 0.0, np.zeros(n_feat)
+        for x, f1 in groups:
+            z = x @ w
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            expected = float(p @ f1) + 1e-9
+            total -= np.log(expected)
+            # d log E[f1] / dw = sum_c p_c (f1_c / E - 1) x_c
+            grad -= (p * (f1 / expected - 1.0)) @ x
+        total = total / len(groups) + l2 * float(w @ w)
+        return total, grad / len(groups) + 2 * l2 * w
+
+    result = minimize(loss, np.zeros(n_feat), jac=True, method="L-BFGS-B")
+    w = result.x
+    return {
+        "features": list(reader.FEATURES),
+        "weights": [round(float(v), 4) for v in w],
+        "questions": len(groups),
+        "loss": round(float(result.fun), 4),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", choices=("dev", "test"), default="dev")
+    ap.add_argument("--sample", type=int, default=0, help="questions (0 = all of the split)")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the question sample")
+    ap.add_argument("--parser", choices=("spacy", "handwritten"), default="spacy")
+    ap.add_argument("--weights", type=Path, help="fitted weights JSON to measure with")
+    ap.add_argument("--min-score", type=float, default=reader.MIN_SCORE)
+    ap.add_argument("--fit", type=Path, help="fit the scorer on this split, write weights")
+    ap.add_argument("--dump", type=Path, help="write per-question rows (JSON lines)")
+    args = ap.parse_args(argv)
+    qs, paragraphs = questions(args.split, args.sample, args.seed)
+    parser = parser_of(args.parser)
+    t0 = time.perf_counter()
+    for text in dict.fromkeys(paragraphs.values()):
+        parser(text)
+    parse_ms = 1000 * (time.perf_counter() - t0) / max(1, len(set(paragraphs.values())))
+    if args.fit:
+        if args.split != "dev":
+            print("Error: fit on the dev split only", file=sys.stderr)
+            return 2
+        fitted = fit(qs, paragraphs, parser)
+        args.fit.write_text(json.dumps(fitted, indent=1) + "\n")
+        print(json.dumps(fitted))
+        return 0
+    weights = reader.WEIGHTS
+    if args.weights:
+        weights = json.loads(args.weights.read_text())["weights"]
+    figures, rows = evaluate(qs, paragraphs, parser, weights, args.min_score)
+    figures["parse_ms_per_passage"] = parse_ms
+    if args.dump:
+        args.dump.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    label = f"{args.split} {args.parser}" + (f" {args.weights.name}" if args.weights else "")
+    print(label, json.dumps({k: round(v, 4) for k, v in figures.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
