@@ -1,11 +1,13 @@
 """Answer figures for `rag bench`: time to first token and total, cold start, serve memory.
 
-Warm: one `Assistant` over an index of the default corpus, the configured backend (llama-cpp
-by default) loaded by a first untimed question; then each eval-suite question is streamed and
-timed from the call to the first text piece and to the final Answer (the Answer's own
-`timings_ms` are reported beside the wall clock). Cold: `rag ask` run as a new process on the
-same index, wall time to exit. Serve: peak RSS of `rag serve` (and its children) answering
-the same questions over /v1. Answers are not scored here (`rag eval` does that).
+Every figure runs the backend the caller names (`BenchOptions.answer_backend`, llama-cpp: the
+local model the targets are about), never the configured default, and records the model the
+answers report. Warm: one `Assistant` over an index of the default corpus, the model loaded by
+a first untimed question; then each eval-suite question is streamed and timed from the call
+to the first text piece and to the final Answer, over the answers the model started. Cold:
+`rag ask --backend B` run as a new process on the same index, wall time to exit. Serve: peak
+RSS of `rag serve` (and its children) answering the same questions over /v1 with that
+backend. Answers are not scored here (`rag eval` does that).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from evals.bench.results import ColdStart, ServeMemory, WarmAnswers
 from evals.bench.stats import percentiles
 from index.offline import offline_env
+from rag.types import Answer, AnswerStream
 
 SUITES_DIR = Path(__file__).resolve().parents[1] / "suites"
 
@@ -38,31 +41,30 @@ def suite_questions(limit: int | None = None) -> list[str]:
     return questions[:limit] if limit else questions
 
 
-def _model_counters(assistant: Any) -> dict[str, float] | None:
+def _model_counters(assistant: Any, name: str) -> dict[str, float] | None:
     """The backend's llama.cpp perf counters (prompt tokens really processed), if it has them."""
     try:
-        backend = assistant.backend()
+        backend = assistant.backend(name)
     except Exception:
         return None
     read = getattr(backend, "perf_counters", None)
     return read() if callable(read) else None
 
 
-def _stream_timed(assistant: Any, question: str) -> tuple[float, float, Any, dict[str, float]]:
+def _stream_timed(
+    assistant: Any, question: str, backend: str
+) -> tuple[float, float, Answer, dict[str, float]]:
     """(ms to first piece, ms to the Answer, the Answer, llama.cpp counter deltas)."""
-    from rag.types import Answer
-
-    before = _model_counters(assistant) or {}
+    before = _model_counters(assistant, backend) or {}
     started = time.perf_counter()
     seen_first = None
-    final: Answer | None = None
-    for item in assistant.stream(question):
-        if isinstance(item, Answer):
-            final = item
-        elif seen_first is None and item:
+    stream = AnswerStream(assistant.stream(question, backend=backend))
+    for _piece in stream:
+        if seen_first is None:
             seen_first = time.perf_counter()
+    final = stream.answer
     ended = time.perf_counter()
-    after = _model_counters(assistant) or {}
+    after = _model_counters(assistant, backend) or {}
     delta = {k: after[k] - before.get(k, 0) for k in after}
     first = ((seen_first or ended) - started) * 1000
     return first, (ended - started) * 1000, final, delta
@@ -81,12 +83,19 @@ def _prompt_figures(deltas: Sequence[dict[str, float]]) -> dict[str, Any]:
     }
 
 
-def warm_answers(settings: Any, questions: Sequence[str]) -> WarmAnswers:
-    """Stream each question through one warm Assistant; TTFT and total percentiles."""
+def warm_answers(settings: Any, questions: Sequence[str], backend: str) -> WarmAnswers:
+    """Stream each question through one warm Assistant with `backend`; TTFT and total.
+
+    Time to first token and total count only the answers the model started (the Answer
+    reports a first token): a question refused before the model runs shows its refusal at
+    once, which is neither a first token nor the time an answer takes to write.
+    """
     from rag.assistant import Assistant
 
     assistant = Assistant.from_settings(settings)
-    assistant.ask(questions[0])  # loads the model, the index, the embedder: not timed
+    assistant.ask(questions[0], backend=backend)  # loads model, index, embedder: not timed
+    models: set[str] = set()
+    refused = 0
     first: list[float] = []
     total: list[float] = []
     reported_first: list[float] = []
@@ -95,21 +104,27 @@ def warm_answers(settings: Any, questions: Sequence[str]) -> WarmAnswers:
     deltas: list[dict[str, float]] = []
     stages: dict[str, list[float]] = {}
     for question in questions:
-        ms_first, ms_total, final, delta = _stream_timed(assistant, question)
-        first.append(ms_first)
-        total.append(ms_total)
+        ms_first, ms_total, final, delta = _stream_timed(assistant, question, backend)
         deltas.append(delta)
-        if final is not None:
-            if final.error:
-                errors.append(final.error)
-            if "first_token" in final.timings_ms:
-                reported_first.append(final.timings_ms["first_token"])
-            tokens_in.append(final.tokens_in)
-            for stage, ms in final.timings_ms.items():
-                stages.setdefault(stage, []).append(ms)
+        models.add(final.model)
+        if final.error:
+            errors.append(final.error)
+        if "first_token" in final.timings_ms:
+            first.append(ms_first)
+            total.append(ms_total)
+            reported_first.append(final.timings_ms["first_token"])
+        else:
+            refused += 1
+        tokens_in.append(final.tokens_in)
+        for stage, ms in final.timings_ms.items():
+            stages.setdefault(stage, []).append(ms)
+    if not first:
+        raise RuntimeError(f"no question reached the {backend} model (all refused or failed)")
     return WarmAnswers(
-        backend=settings.llm.backend,
+        backend=backend,
+        models=sorted(m for m in models if m),
         questions=len(questions),
+        refused_before_model=refused,
         first_token=percentiles(first),
         total=percentiles(total),
         first_token_reported=percentiles(reported_first) if reported_first else None,
@@ -121,22 +136,26 @@ def warm_answers(settings: Any, questions: Sequence[str]) -> WarmAnswers:
     )
 
 
-def _rag_command() -> list[str]:
+def _rag_command(data_dir: Path, config_file: Path | None) -> list[str]:
+    """`rag [--config FILE] --data-dir DIR`: the bench's own settings file, if it had one."""
     script = Path(sys.executable).parent / "rag"
-    if script.is_file():
-        return [str(script)]
-    return [sys.executable, "-c", "from rag.cli import main; main()"]
+    cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "rag.cli"]
+    if config_file is not None:
+        cmd += ["--config", str(config_file)]
+    return [*cmd, "--data-dir", str(data_dir)]
 
 
-def cold_start(data_dir: Path, question: str, runs: int = 1) -> ColdStart:
-    """Wall time of `rag --data-dir DIR ask QUESTION` as a fresh process (median of runs)."""
+def cold_start(
+    data_dir: Path, question: str, backend: str, config_file: Path | None = None, runs: int = 1
+) -> ColdStart:
+    """Wall time of `rag ask --backend B QUESTION` on DIR as a fresh process (median of runs)."""
     env = offline_env()
     samples = []
     status = 0
     for _ in range(runs):
         started = time.perf_counter()
         proc = subprocess.run(
-            [*_rag_command(), "--data-dir", str(data_dir), "ask", question],
+            [*_rag_command(data_dir, config_file), "ask", "--backend", backend, question],
             capture_output=True,
             text=True,
             env=env,
@@ -147,6 +166,7 @@ def cold_start(data_dir: Path, question: str, runs: int = 1) -> ColdStart:
         status = proc.returncode or status
     samples.sort()
     return ColdStart(
+        backend=backend,
         seconds=round(samples[len(samples) // 2], 2),
         runs=runs,
         exit_status=status,
@@ -174,7 +194,9 @@ def _post_json(url: str, body: dict[str, Any], timeout: float) -> int:
         return int(response.status)
 
 
-def serve_peak_rss(data_dir: Path, questions: Sequence[str], backend: str) -> ServeMemory:
+def serve_peak_rss(
+    data_dir: Path, questions: Sequence[str], backend: str, config_file: Path | None = None
+) -> ServeMemory:
     """Peak RSS of `rag serve` (process and children) while it answers questions over /v1.
 
     The server binds 127.0.0.1 on a free port; RSS is sampled every 50 ms from start-up to
@@ -188,7 +210,7 @@ def serve_peak_rss(data_dir: Path, questions: Sequence[str], backend: str) -> Se
     port = _free_port()
     env = offline_env()
     env.pop("RAG_API_KEY", None)
-    cmd = [*_rag_command(), "--data-dir", str(data_dir), "serve", "--port", str(port)]
+    cmd = [*_rag_command(data_dir, config_file), "serve", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0.0
 
@@ -240,4 +262,6 @@ def serve_peak_rss(data_dir: Path, questions: Sequence[str], backend: str) -> Se
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    return ServeMemory(peak_rss_mb=round(peak, 1), questions=len(questions), answered=answered)
+    return ServeMemory(
+        backend=backend, peak_rss_mb=round(peak, 1), questions=len(questions), answered=answered
+    )

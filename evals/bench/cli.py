@@ -1,9 +1,11 @@
-"""`rag bench [--json] [--out DIR] [--quick]`: measure speed and quality, print the figures.
+"""`rag bench [--json] [--out DIR] [--quick]`, `rag bench --report FILE...`: measure, or render.
 
-Parses options, runs `evals.bench.run_bench`, prints rich tables (progress goes to stderr)
-or, with --json, one JSON object on stdout; --out DIR also writes bench.json and bench.md.
-Bad input (a missing dataset folder, an unknown section) is a one-line usage error.
-The measurements themselves live in the other evals/bench modules.
+Measuring: parses options, runs `evals.bench.run.run_bench`, prints rich tables (progress goes
+to stderr) or, with --json, one JSON object on stdout; --out DIR also writes bench.json (the
+same object) and bench.md. Rendering: `--report` prints the README's performance tables made
+from committed bench.json files (evals/bench/readme.py) and measures nothing. Bad input (a
+missing dataset folder or file, an unreadable bench.json) is a one-line error. The
+measurements themselves live in the other evals/bench modules.
 """
 
 from __future__ import annotations
@@ -62,9 +64,18 @@ from rag.cli import settings_from_context
     multiple=True,
     help="Leave a section out (repeatable; index includes retrieval on SciFact).",
 )
+@click.option(
+    "--report",
+    "report",
+    is_flag=True,
+    help="Measure nothing: print the README's performance tables from the bench.json FILES.",
+)
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
 def bench_command(
     ctx: click.Context,
+    report: bool,
+    files: tuple[Path, ...],
     as_json: bool,
     out_dir: Path | None,
     quick: bool,
@@ -75,7 +86,13 @@ def bench_command(
     reps: int | None,
     skip: tuple[str, ...],
 ) -> None:
-    """Measure indexing, retrieval quality and latency, answer speed, and the LangChain peer."""
+    """Measure indexing, retrieval quality and latency, answer speed, and the LangChain peer.
+
+    With --report, measure nothing: print the README's performance tables from FILES.
+    """
+    if report or files:
+        _report(report, files)
+        return
     from rich.console import Console
 
     from evals.bench.options import BenchOptions
@@ -93,6 +110,8 @@ def bench_command(
         "reps": reps,
         "skip": skip or None,
     }
+    config_file = (ctx.find_root().obj or {}).get("config_file")
+    given["config_file"] = Path(config_file).resolve() if config_file else None
     if quick:
         options = BenchOptions.quick_defaults(**given)
     else:
@@ -128,3 +147,20 @@ def bench_command(
         click.echo(json.dumps(to_json(result), indent=2))
     else:
         render(result, Console())
+
+
+def _report(report: bool, files: tuple[Path, ...]) -> None:
+    from evals.bench.readme import ReportError, load_runs, performance_markdown
+
+    if not report:
+        raise click.UsageError("FILES are read only with --report.")
+    if not files:
+        raise click.UsageError("--report needs one or more bench.json files (or their folders).")
+    for path in files:
+        if not path.exists():
+            raise click.UsageError(f"--report: {path} does not exist.")
+    try:
+        runs = load_runs(list(files))
+    except ReportError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(performance_markdown(runs), nl=False)

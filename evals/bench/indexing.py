@@ -64,8 +64,20 @@ def fresh_settings(base: IndexSettings, root: Path, name: str) -> IndexSettings:
     return base.model_copy(update={"data_dir": root / name})
 
 
+def recorded_embedder(settings: IndexSettings) -> str:
+    """The embedder name the index in `settings.data_dir` records (what its vectors are)."""
+    from index.store import open_index
+
+    return open_index(settings).status().embedding_model
+
+
 def figures(
-    report: IngestReport, seconds: float, load_s: float, peak_mb: float, skipped: int | None = None
+    report: IngestReport,
+    seconds: float,
+    load_s: float,
+    peak_mb: float,
+    embedder: str,
+    skipped: int | None = None,
 ) -> IndexRun:
     """The figures of one indexing run."""
     timings = dict(report.timings)
@@ -74,6 +86,7 @@ def figures(
     docs = report.added + report.updated
     chunks = report.embedded_chunks or report.chunks
     return IndexRun(
+        embedder=embedder,
         documents=docs,
         chunks=chunks,
         seconds=round(seconds, 2),
@@ -93,7 +106,8 @@ def index_files(paths: Sequence[Path], settings: IndexSettings) -> IndexRun:
         started = time.perf_counter()
         report = ingest(list(paths), settings, rebuild=True)
         seconds = time.perf_counter() - started
-    return figures(report, seconds, 0.0, peak.mb, skipped=len(report.skipped))
+    embedder = recorded_embedder(settings)
+    return figures(report, seconds, 0.0, peak.mb, embedder, skipped=len(report.skipped))
 
 
 def index_docs(
@@ -106,4 +120,4 @@ def index_docs(
         started = time.perf_counter()
         report = index_documents(list(documents), settings)
         seconds = time.perf_counter() - started + load_seconds
-    return figures(report, seconds, load_seconds, peak.mb)
+    return figures(report, seconds, load_seconds, peak.mb, recorded_embedder(settings))

@@ -47,6 +47,19 @@ def load_embeddings() -> Any:
     return embeddings_cls(model_name=str(bundled_model_path()))
 
 
+def embedder_description(embeddings: Any) -> str:
+    """What the peer's embeddings run: the model, through langchain-huggingface, on what."""
+    import sentence_transformers
+
+    client = getattr(embeddings, "_client", None)  # the SentenceTransformer it wraps
+    backend = getattr(client, "backend", "torch")
+    model = Path(str(getattr(embeddings, "model_name", "?"))).name
+    return (
+        f"{model} (langchain-huggingface, sentence-transformers "
+        f"{sentence_transformers.__version__} on {backend})"
+    )
+
+
 @dataclass
 class PeerIndex:
     """A LangChain Chroma vector store built from documents; `search` returns source names."""

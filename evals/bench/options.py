@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SCIFACT = REPO.parent / "shared/datasets/scifact"
 DEFAULT_SQUAD = REPO.parent / "shared/datasets/squad/dev-v1.1.json"
 SECTIONS = ("index", "embedding", "scale", "answer", "peer")  # "index" includes retrieval
-BENCH_VERSION = 1
+BENCH_VERSION = 2
 
 
 @dataclass
@@ -30,6 +30,8 @@ class BenchOptions:
     answer_questions: int | None = None  # eval-suite questions (None: all)
     reps: int = 3  # alternating repetitions against the peer
     skip: tuple[str, ...] = ()
+    answer_backend: str = "llama-cpp"  # the local model the answer targets are about
+    config_file: Path | None = None  # given to the `rag` processes the bench starts
 
     @classmethod
     def quick_defaults(cls, **given: Any) -> BenchOptions:

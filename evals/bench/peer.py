@@ -37,6 +37,7 @@ def peer_index(
         built, parts = langchain_peer.build(documents, folder, embeddings, folder.name)
         seconds = time.perf_counter() - started + load_s
     return built, IndexRun(
+        embedder=langchain_peer.embedder_description(embeddings),
         documents=len(documents),
         chunks=built.chunks,
         seconds=round(seconds, 2),

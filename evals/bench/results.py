@@ -31,6 +31,7 @@ class Percentiles:
 class IndexRun:
     """One indexing run of a corpus, ours or the peer's."""
 
+    embedder: str  # as the index records it (the peer: its model and runtime)
     documents: int
     chunks: int
     seconds: float
@@ -92,6 +93,7 @@ class PeerLatency:
 class Latency:
     """Warm retrieval latency per mode over one index of `chunks` chunks."""
 
+    embedder: str  # the embedder the index records (queries were embedded with it)
     chunks: int
     dense: Percentiles
     bm25: Percentiles
@@ -103,6 +105,10 @@ class Latency:
 class Retrieval:
     quality: dict[str, Quality] = field(default_factory=dict)  # mode (and "peer") -> metrics
     latency: dict[str, Latency] = field(default_factory=dict)  # "scifact" / "scale" -> modes
+    # quality ranks 100 documents, so each half returns this many candidates (the default
+    # settings' `candidates` is smaller); the embedder the SciFact index records
+    quality_candidates: int | None = field(default=None, metadata=OMIT)
+    quality_embedder: str | None = field(default=None, metadata=OMIT)
 
 
 # ---------------------------------------------------------------- embedding backends
@@ -110,6 +116,12 @@ class Retrieval:
 
 @dataclass(frozen=True, kw_only=True)
 class EmbedRow:
+    """One embedding backend, built from its own `embedding_backend` setting."""
+
+    embedder: str  # the name an index built with this backend records
+    runtime: str  # what computed the vectors (library and version)
+    model_file: str | None = field(default=None, metadata=OMIT)  # the ONNX file it ran
+    load_seconds: float  # loading it (0 when this process had it loaded already)
     seconds: float
     chunks_per_s: float | None
     ndcg_at_10: float
@@ -123,7 +135,7 @@ class Embedding:
     chunks: int
     queries: int
     backends: dict[str, EmbedRow]
-    onnx_export_seconds: float | None = field(default=None, metadata=OMIT)
+    slices: int  # the texts were embedded in this many slices, the backends taking turns
     onnx_error: str | None = field(default=None, metadata=OMIT)
     int8_acceptable: bool | None = field(default=None, metadata=OMIT)
     fastest_with_quality: str | None = field(default=None, metadata=OMIT)
@@ -136,6 +148,7 @@ class Embedding:
 class Scale:
     """The large collection: what it holds and whether this run built it."""
 
+    embedder: str  # as the index records it
     target_chunks: int
     chunks: int
     documents: int
@@ -152,11 +165,16 @@ class Scale:
 
 @dataclass(frozen=True, kw_only=True)
 class WarmAnswers:
+    """Answers streamed by one warm Assistant. `first_token` and `total` count only the answers
+    the model started (a question refused before the model ran has no first token)."""
+
     backend: str
+    models: list[str]  # the model names the answers report
     questions: int
+    refused_before_model: int
     first_token: Percentiles
     total: Percentiles
-    first_token_reported: Percentiles | None
+    first_token_reported: Percentiles | None  # the Answers' own first-token timings
     prompt_tokens_median: int | None
     model_prompt_tokens_median: float | None = field(default=None, metadata=OMIT)
     model_prompt_tok_per_s: float | None = field(default=None, metadata=OMIT)
@@ -166,6 +184,7 @@ class WarmAnswers:
 
 @dataclass(frozen=True, kw_only=True)
 class ColdStart:
+    backend: str
     seconds: float
     runs: int
     exit_status: int
@@ -176,6 +195,7 @@ class ColdStart:
 class ServeMemory:
     """Peak RSS of `rag serve` answering over /v1, or why it was not measured."""
 
+    backend: str | None = field(default=None, metadata=OMIT)
     peak_rss_mb: float | None = field(default=None, metadata=OMIT)
     questions: int | None = field(default=None, metadata=OMIT)
     answered: int | None = field(default=None, metadata=OMIT)
@@ -205,17 +225,45 @@ class Target:
 @dataclass(frozen=True, kw_only=True)
 class Machine:
     cpus: int | None
-    torch_threads: int
+    cpu_model: str | None = None
+    ram_gb: float | None = None
+    torch_threads: int | None = None  # None: torch was not loaded when the run started
     python: str
     platform: str
-    load_average: list[float]
+    load_average: list[float]  # 1, 5 and 15 minutes, when the run started
+    load_average_end: list[float] = field(default_factory=list)  # when it ended
+
+
+@dataclass(frozen=True, kw_only=True)
+class Commit:
+    sha: str
+    local_changes: bool  # tracked files differed from the commit
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scope:
+    """What the run measured: the subsets and repetitions it used, the sections it skipped."""
+
+    max_docs: int | None
+    max_queries: int | None
+    scale_chunks: int
+    answer_questions: int | None
+    answer_backend: str
+    reps: int
+    skipped: list[str]
 
 
 @dataclass(frozen=True, kw_only=True)
 class BenchResult:
     version: int
     quick: bool
+    started_at: str | None = None  # UTC, ISO 8601
+    commit: Commit | None = None
     machine: Machine
+    versions: dict[str, str | None] = field(default_factory=dict)  # package -> version
+    scope: Scope | None = None
+    section_seconds: dict[str, float] = field(default_factory=dict)  # wall time per section
+    embedder: str | None = None  # what our index, retrieval and scale sections ran
     model_load_s: float | None = None
     indexing: IndexingResult = field(default_factory=IndexingResult)
     retrieval: Retrieval | None = field(default=None, metadata=OMIT)

@@ -39,6 +39,15 @@ class _FreshQueries:
         return self._inner.embed_query(text)
 
 
+def same_embedder(index: Any, embedder: Embedder) -> str:
+    """The embedder name the index records; ValueError if the queries would use another
+    (their vectors would not match the stored ones, and the figures carry the wrong name)."""
+    recorded = str(index.status().embedding_model)
+    if recorded != embedder.name:
+        raise ValueError(f"the index holds {recorded!r} vectors, the queries use {embedder.name!r}")
+    return recorded
+
+
 def mode_retrieval(base: RetrievalSettings, mode: str) -> RetrievalSettings:
     """The default retrieval settings with only the halves `mode` names switched on."""
     return base.model_copy(update={"dense": mode != "bm25", "bm25": mode != "dense"})
@@ -72,13 +81,14 @@ def latency(
     index: Any, embedder: Embedder, base: RetrievalSettings, queries: Sequence[str]
 ) -> Latency:
     """p50/p95 per mode over the queries (top_k hits each)."""
+    recorded = same_embedder(index, embedder)
     out = {}
     for mode in MODES:
         retriever = retriever_for(index, embedder, mode_retrieval(base, mode))
         out[mode] = percentiles(
             time_calls(lambda q, r=retriever: r.retrieve(q, base.top_k), queries)
         )
-    return Latency(chunks=index.count(), **out)
+    return Latency(embedder=recorded, chunks=index.count(), **out)
 
 
 def quality(
@@ -92,6 +102,7 @@ def quality(
     from evals.retrieval_eval import CHUNKS_PER_QUERY, mode_settings, rank_documents, score_rankings
     from rag.retrieval import build_retriever
 
+    same_embedder(index, embedder)
     out = {}
     for mode in MODES:
         retriever = build_retriever(mode_settings(base, mode), index, embedder)

@@ -167,7 +167,7 @@ def build_scale_index(
 
     index = open_index(settings, check=False)
     index.drop()
-    index.chroma.record_dimension(int(vectors.shape[1]))
+    index.record_dimension(int(vectors.shape[1]))
     for at in range(0, len(real_chunks), batch):
         index.replace_sources([], real_chunks[at : at + batch], vectors[at : at + batch])
     rng = np.random.default_rng(SCALE_RECIPE)

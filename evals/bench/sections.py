@@ -133,59 +133,43 @@ def scifact(
         quality["peer"] = bp.peer_quality(peer, data.queries, data.qrels)
         log("retrieval latency: ours against the peer, alternating")
 
+        hybrid = br.mode_retrieval(settings.retrieval, "hybrid")
+
         def ours() -> Callable[[str], Any]:
-            r = br.retriever_for(index, embedder, settings.retrieval)
-            return lambda q: r.retrieve(q, settings.retrieval.top_k)
+            r = br.retriever_for(index, embedder, hybrid)
+            return lambda q: r.retrieve(q, hybrid.top_k)
 
         vs_peer = bp.compare_latency(ours, peer, queries, options.reps)
         latency = dataclasses.replace(latency, vs_peer=vs_peer)
     return indexing, quality, latency
 
 
-def embedding(
-    docs: Sequence[Document],
-    data: BeirData,
-    embedder: Embedder,
-    base: IndexSettings,
-    cache: Path,
-    log: Log,
-) -> Embedding:
-    """The embedding backends on SciFact's chunks (speed and exact-search quality)."""
+def embedding(docs: Sequence[Document], data: BeirData, base: IndexSettings, log: Log) -> Embedding:
+    """The embedding backends on SciFact's chunks (speed and exact-search quality), each
+    built from its own `embedding_backend` setting over `base`."""
     from evals.bench.embedding import compare_backends
     from index.chunking import chunk_document
 
     chunks = [c for d in docs for c in chunk_document(d, base.chunk_tokens, base.chunk_overlap)]
-    return compare_backends(
-        embedder,
-        [c.text for c in chunks],
-        [c.source for c in chunks],
-        data.queries,
-        data.qrels,
-        cache,
-        log,
-    )
+    texts, sources = [c.text for c in chunks], [c.source for c in chunks]
+    return compare_backends(base, texts, sources, data.queries, data.qrels, log)
 
 
-def scale(
-    data: BeirData,
-    embedder: Embedder,
-    settings: Any,
-    cache: Path,
-    options: BenchOptions,
-    log: Log,
-) -> tuple[Scale, Latency]:
+def scale(data: BeirData, settings: Any, options: BenchOptions, log: Log) -> tuple[Scale, Latency]:
     """The large collection (built once, cached under <data_dir>/bench/) and its latency."""
     from evals.bench import retrieval as br
     from evals.bench import scale as sc
     from evals.datasets.beir import beir_documents
     from evals.datasets.cache import cached_index_settings
     from evals.datasets.squad import squad_paragraphs
+    from index.embedding import get_embedder
     from index.store import open_index
 
     base = settings.index
     squad_hash = hashlib.sha256(options.squad.read_bytes()).hexdigest()[:16]
     key = f"{options.scale_chunks}:{data.fingerprint}:{squad_hash}:recipe{sc.SCALE_RECIPE}"
     scale_settings = cached_index_settings(base, "bench", f"scale-{options.scale_chunks}", key)
+    embedder = get_embedder(scale_settings)  # the embedder the collection records
     marker = scale_settings.data_dir / "complete.json"
     built = None
     if marker.is_file():
@@ -208,6 +192,7 @@ def scale(
     chunks = index.count()
     log(f"retrieval latency at {chunks:,} chunks")
     figures = Scale(
+        embedder=index.status().embedding_model,
         target_chunks=options.scale_chunks,
         chunks=chunks,
         documents=made["documents"],
@@ -222,22 +207,31 @@ def scale(
     return figures, br.latency(index, embedder, settings.retrieval, queries)
 
 
-def answers(settings: Any, corpus_settings: IndexSettings, options: BenchOptions, log: Log):
-    """Warm answers, `rag ask`'s cold start and `rag serve`'s memory on the corpus index."""
+def answers(
+    settings: Any, corpus_settings: IndexSettings, options: BenchOptions, log: Log
+) -> Answers:
+    """Warm answers, `rag ask`'s cold start and `rag serve`'s memory on the corpus index,
+    all with `options.answer_backend`."""
     from evals.bench import answer as ba
     from evals.bench.results import ServeMemory
 
     if not corpus_settings.manifest_path.is_file():
         raise RuntimeError("the default corpus was not indexed (see the index section)")
-    answer_settings = settings.model_copy(update={"index": corpus_settings})
+    backend, config, data_dir = (
+        options.answer_backend,
+        options.config_file,
+        corpus_settings.data_dir,
+    )
+    llm = settings.llm.model_copy(update={"backend": backend})
+    answer_settings = settings.model_copy(update={"index": corpus_settings, "llm": llm})
     questions = ba.suite_questions(options.answer_questions)
-    log(f"answering {len(questions)} eval-suite questions (warm, {settings.llm.backend})")
-    warm = ba.warm_answers(answer_settings, questions)
-    log("cold start of `rag ask`")
-    cold = ba.cold_start(corpus_settings.data_dir, questions[0])
-    log("peak RSS of `rag serve` answering over /v1")
+    log(f"answering {len(questions)} eval-suite questions (warm, {backend})")
+    warm = ba.warm_answers(answer_settings, questions, backend)
+    log(f"cold start of `rag ask --backend {backend}`")
+    cold = ba.cold_start(data_dir, questions[0], backend, config)
+    log(f"peak RSS of `rag serve` answering over /v1 with {backend}")
     try:
-        serve = ba.serve_peak_rss(corpus_settings.data_dir, questions, settings.llm.backend)
+        serve = ba.serve_peak_rss(data_dir, questions, backend, config)
     except Exception as err:  # report it beside the other answer figures
-        serve = ServeMemory(error=f"{type(err).__name__}: {err}")
+        serve = ServeMemory(backend=backend, error=f"{type(err).__name__}: {err}")
     return Answers(warm=warm, cold_start_rag_ask=cold, serve=serve)

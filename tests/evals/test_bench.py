@@ -112,6 +112,23 @@ def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
     assert len(names) == 6 and all(t["measured"] is not None for t in result["targets"])
 
     assert json.loads((out_dir / "bench.json").read_text()) == result
+    # where and with what it ran, and how long each section took
+    machine = result["machine"]
+    assert machine["cpus"] >= 1 and machine["ram_gb"] > 0 and machine["cpu_model"]
+    packages = ("chromadb", "onnxruntime", "llama-cpp-python", "torch", "sentence-transformers")
+    assert all(result["versions"][p] for p in packages), result["versions"]
+    assert len(result["commit"]["sha"]) == 40 and result["started_at"]
+    assert set(result["section_seconds"]) == {"index", "embedding", "scale", "answer", "peer"}
+    assert all(s > 0 for s in result["section_seconds"].values())
+    # every row names what it ran
+    ours = result["embedder"]
+    assert corpus["ours"]["embedder"] == result["indexing"]["scifact"]["ours"]["embedder"] == ours
+    assert "langchain-huggingface" in corpus["peer"]["embedder"]
+    assert latency["scifact"]["embedder"] == latency["scale"]["embedder"] == ours
+    assert backends["torch"]["embedder"] == "all-MiniLM-L6-v2"
+    assert backends["onnx-int8"]["model_file"].endswith("model_int8.onnx")
+    assert answer["warm"]["backend"] == answer["cold_start_rag_ask"]["backend"] == "llama-cpp"
+    assert answer["serve"]["backend"] == "llama-cpp" and answer["warm"]["models"]
     md = (out_dir / "bench.md").read_text()
     assert "## Targets (issue 6)" in md and "| hybrid |" in md
     # the bench leaves no run folders behind, only its caches
@@ -165,7 +182,7 @@ def test_unmeasured_targets_are_not_reported_as_met() -> None:
     assert by_name["SciFact nDCG@10, default (hybrid) retrieval"].margin == "missed by 0.02 (3%)"
     assert all(r.met is None for r in rows if r.measured is None)
     p50 = Percentiles(p50_ms=5.0, p95_ms=6.0, mean_ms=5.2, n=10)
-    small = Latency(chunks=2000, dense=p50, bm25=p50, hybrid=p50)
+    small = Latency(embedder="e", chunks=2000, dense=p50, bm25=p50, hybrid=p50)
     rows = targets(_result(True, Retrieval(latency={"scale": small})))
     scale = next(r for r in rows if "100k" in r.target)
     assert scale.measured == 5.0 and scale.met is None  # 2,000 chunks is not ~100k
@@ -211,7 +228,7 @@ def test_scale_collection_is_written_through_the_product_store(index_settings) -
     assert made == {"embedded_chunks": 2, "derived_chunks": 10}
 
     index = open_index(index_settings)
-    assert index.count() == index.chroma.count() == 12
+    assert index.count() == index.store_counts().vectors == 12
     assert len(index.sources()) == len(docs)
     variant = next(d for d in docs if d.source.startswith("variant/"))
     hits = index.bm25_search(variant.text, k=1)
