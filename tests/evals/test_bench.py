@@ -8,7 +8,6 @@ figures exist and are sane (positive throughput, metrics within [0, 1], targets 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from evals.bench.options import DEFAULT_SCIFACT, DEFAULT_SQUAD
 from evals.bench.report import targets
 from evals.bench.results import BenchResult, Latency, Machine, Percentiles, Quality, Retrieval
 from evals.bench.scale import describe, scale_documents
+from index.offline import offline_env
 from index.types import Document
 from rag.testing.fakes import HashEmbedder
 
@@ -26,14 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _rag(*args: str, cwd: Path, timeout: int = 1800) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.update(
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        ANONYMIZED_TELEMETRY="False",
-        GRADIO_ANALYTICS_ENABLED="False",
-        TOKENIZERS_PARALLELISM="false",
-    )
+    env = offline_env()
     env.pop("RAG_CONFIG", None)
     script = Path(sys.executable).parent / "rag"
     cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "rag.cli"]

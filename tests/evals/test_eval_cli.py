@@ -9,7 +9,6 @@ subprocess on an index it builds in tmp_path (real Chroma, real embedder).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from evals.report import markdown_summary, report_json, write_outputs
 from evals.runner import parse_grades, run_suite
 from evals.suite import parse_suite
+from index.offline import offline_env
 from index.types import Chunk
 from rag.types import Answer, Citation, Hit, Message, SentenceCheck
 
@@ -223,14 +223,7 @@ def test_judge_grades_are_reported_beside_the_judge_free_metrics():
 
 
 def _rag(args: list[str], data_dir: Path, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "ANONYMIZED_TELEMETRY": "False",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "RAG_DATA_DIR": str(data_dir),
-    }
+    env = offline_env(RAG_DATA_DIR=str(data_dir))
     env.pop("RAG_CONFIG", None)
     rag = Path(sys.executable).parent / "rag"
     return subprocess.run(
