@@ -183,6 +183,17 @@ def short_answer_of(answer: Any) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
+class Ask:
+    """One question to ask and what a right reply holds."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...] = ()  # empty: the documents do not answer it
+    source: str = ""  # the gold paragraph; "" when it is not in the index
+    decoys: tuple[str, ...] = ()  # answers of a question it was made from (near-miss)
+
+
+@dataclass(frozen=True)
 class Scored:
     """One question asked and scored."""
 
@@ -199,6 +210,7 @@ class Scored:
     em: float
     hit_at_5: float | None  # None when there is no gold paragraph in the index
     latency_ms: float
+    misled: bool = False  # answered with a decoy (the original question's answer)
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__} | {
@@ -206,46 +218,43 @@ class Scored:
         }
 
 
-def ask_and_score(
-    assistant: Any, backend: str, qid: str, question: str, answers: Sequence[str], source: str
-) -> Scored:
-    """Ask through `Assistant.ask` with no history and score the reply against `answers`.
-
-    `source` is the gold paragraph ("" when it is not in the index)."""
+def ask_and_score(assistant: Any, backend: str, ask: Ask) -> Scored:
+    """Ask through `Assistant.ask` with no history and score the reply."""
     started = time.perf_counter()
-    answer = assistant.ask(question, (), backend=backend)
+    answer = assistant.ask(ask.question, (), backend=backend)
     latency = answer.timings_ms.get("total", (time.perf_counter() - started) * 1000)
     answered = not answer.abstained and answer.error is None
     short, origin = short_answer_of(answer)
     ranked = m.dedupe(h.chunk.source for h in answer.hits)
-    has_answers = bool(answers) and answered
+    has_answers = bool(ask.answers) and answered
     return Scored(
-        id=qid,
-        question=question,
-        answers=tuple(answers),
+        id=ask.id,
+        question=ask.question,
+        answers=ask.answers,
         reply=answer.text,
         short_answer=short if answered else "",
         short_answer_source=origin,
         abstained=answer.abstained,
         error=answer.error,
-        correct=has_answers and contains_answer(answer.text, answers),
-        f1=(m.best_token_f1(short, answers) or 0.0) if has_answers else 0.0,
-        em=exact_match(short, answers) if has_answers else 0.0,
-        hit_at_5=m.hit_at_k(ranked, {source}, K) if source else None,
+        correct=has_answers and contains_answer(answer.text, ask.answers),
+        f1=(m.best_token_f1(short, ask.answers) or 0.0) if has_answers else 0.0,
+        em=exact_match(short, ask.answers) if has_answers else 0.0,
+        hit_at_5=m.hit_at_k(ranked, {ask.source}, K) if ask.source else None,
         latency_ms=float(latency),
+        misled=answered and contains_answer(answer.text, ask.decoys),
     )
 
 
 def ask_all(
     assistant: Any,
     backend: str,
-    items: Sequence[tuple[str, str, Sequence[str], str]],
+    asks: Sequence[Ask],
     on_question: Callable[[Scored], None] | None = None,
 ) -> tuple[Scored, ...]:
-    """`ask_and_score` over (id, question, answers, gold source) items, in order."""
+    """`ask_and_score` over the questions, in order."""
     out = []
-    for qid, question, answers, source in items:
-        scored = ask_and_score(assistant, backend, qid, question, answers, source)
+    for ask in asks:
+        scored = ask_and_score(assistant, backend, ask)
         out.append(scored)
         if on_question is not None:
             on_question(scored)

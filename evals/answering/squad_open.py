@@ -30,6 +30,7 @@ from evals.answering.common import (
     DEFAULT_SQUAD,
     SPLIT_SEED,
     SPLITS_DIR,
+    Ask,
     Scored,
     SquadData,
     article_split,
@@ -148,9 +149,9 @@ def run_squad_open(
     if missing:
         raise ValueError(f"{path}: {len(missing)} committed ids are not in the file: {missing[:3]}")
     assistant = Assistant(open_book_settings(data, settings, progress))
-    items = [(q.id, q.question, q.answers, q.source) for q in (data.questions[i] for i in ids)]
+    asks = [Ask(q.id, q.question, q.answers, q.source) for q in map(data.questions.get, ids)]
     return [
-        summarise(split, name, ask_all(assistant, name, items, on_question)) for name in backends
+        summarise(split, name, ask_all(assistant, name, asks, on_question)) for name in backends
     ]
 
 

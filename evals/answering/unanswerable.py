@@ -103,6 +103,7 @@ class UnanswerableResult:
     answerable: int
     false_refusal_rate: float | None  # on the answerable questions (lower is better)
     answerable_accuracy: float | None
+    misled_rate: float | None  # near-miss questions answered with the original's answer
     errors: int
     latency_ms_p50: float | None
     items: tuple[c.Scored, ...]
@@ -125,18 +126,16 @@ def summarise(kind: str, split: str, backend: str, items: Sequence[c.Scored]) ->
         answerable=len(yes),
         false_refusal_rate=c.share(s.abstained for s in yes),
         answerable_accuracy=c.share(s.correct for s in yes),
+        misled_rate=c.share(s.misled for s in no) if kind == "near-miss" else None,
         errors=sum(s.error is not None for s in items),
         latency_ms_p50=c.p50(s.latency_ms for s in items),
         items=tuple(items),
     )
 
 
-Item = tuple[str, str, Sequence[str], str]  # (id, question, answers, gold source)
-
-
 def _plan(
     data: c.SquadData, kind: str, split: str, settings: Any, limit: int | None, progress: bool
-):
+) -> tuple[Any, list[c.Ask]]:
     """(settings over the right index, the questions to ask) for one kind and split."""
     from evals.answering.squad_open import open_book_settings
 
@@ -149,14 +148,17 @@ def _plan(
         key = json.dumps([data.fingerprint, sorted(plan.indexed)])
         docs = data.documents_of(plan.indexed)
         settings = c.indexed_settings(settings, docs, "squad-ooc", split, key, progress=progress)
-        items: list[Item] = [(i, q[i].question, (), "") for i in plan.unanswerable[:limit]]
-        items += [(i, q[i].question, q[i].answers, q[i].source) for i in plan.answerable[:limit]]
-        return settings, items
+        asks = [c.Ask(i, q[i].question) for i in plan.unanswerable[:limit]]
+        asks += [
+            c.Ask(i, q[i].question, q[i].answers, q[i].source) for i in plan.answerable[:limit]
+        ]
+        return settings, asks
     swaps = [NearMiss(**x) for x in body["questions"]][:limit]
     settings = open_book_settings(data, settings, progress)
-    items = [(f"{s.id}:swap", s.question, (), "") for s in swaps]
-    items += [(s.id, s.original, q[s.id].answers, q[s.id].source) for s in swaps]
-    return settings, items
+    # A swapped question answered with the original's answer states a fact of another entity.
+    asks = [c.Ask(f"{s.id}:swap", s.question, decoys=q[s.id].answers) for s in swaps]
+    asks += [c.Ask(s.id, s.original, q[s.id].answers, q[s.id].source) for s in swaps]
+    return settings, asks
 
 
 def run_unanswerable(
@@ -174,10 +176,10 @@ def run_unanswerable(
     from rag.assistant import Assistant
 
     data = c.load_data(path)
-    eval_settings, items = _plan(data, kind, c.check_split(split), settings, limit, progress)
+    eval_settings, asks = _plan(data, kind, c.check_split(split), settings, limit, progress)
     assistant = Assistant(eval_settings)
     return [
-        summarise(kind, split, name, c.ask_all(assistant, name, items, on_question))
+        summarise(kind, split, name, c.ask_all(assistant, name, asks, on_question))
         for name in backends
     ]
 
@@ -186,7 +188,7 @@ def results_markdown(results: Sequence[UnanswerableResult]) -> str:
     """The results as one Markdown table, a row per backend."""
     header = [
         "backend", "unanswerable", "refused", "answerable", "false refusals",
-        "accuracy (answerable)", "errors", "p50 ms",
+        "accuracy (answerable)", "misled", "errors", "p50 ms",
     ]  # fmt: skip
     rows = [
         [
@@ -196,6 +198,7 @@ def results_markdown(results: Sequence[UnanswerableResult]) -> str:
             r.answerable,
             r.false_refusal_rate,
             r.answerable_accuracy,
+            r.misled_rate,
             r.errors,
             None if r.latency_ms_p50 is None else round(r.latency_ms_p50),
         ]

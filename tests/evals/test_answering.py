@@ -113,8 +113,9 @@ class _Asks:
         return self.answer
 
 
-def _score(answer: _Answer, answers=("Basel",)):
-    return c.ask_and_score(_Asks(answer), "x", "q", "Which city?", answers, "Rhine/1")
+def _score(answer: _Answer, answers=("Basel",), decoys=()):
+    ask = c.Ask("q", "Which city?", tuple(answers), "Rhine/1", tuple(decoys))
+    return c.ask_and_score(_Asks(answer), "x", ask)
 
 
 def test_short_answer_is_scored_when_the_answer_has_one_else_the_whole_reply():
@@ -136,11 +137,15 @@ def test_results_aggregate_refusals_and_false_refusals():
     refused = _score(_Answer("No.", abstained=True, timings_ms={"total": 30.0}))
     result = squad_open.summarise("test", "x", [ok, refused])
     assert (result.answer_accuracy, result.refusal_rate, result.latency_ms_p50) == (0.5, 0.5, 20.0)
-    unanswerable_refused = _score(_Answer("No.", abstained=True, timings_ms={}), answers=())
-    summary = unanswerable.summarise("near-miss", "test", "x", [unanswerable_refused, ok, refused])
-    assert (summary.unanswerable, summary.refusal_rate) == (1, 1.0)
+    no_refused = _score(_Answer("No.", abstained=True, timings_ms={}), answers=(), decoys=["Basel"])
+    no_misled = _score(_Answer("Basel [1].", timings_ms={}), answers=(), decoys=["Basel"])
+    items = [no_refused, no_misled, ok, refused]
+    summary = unanswerable.summarise("near-miss", "test", "x", items)
+    assert (summary.unanswerable, summary.refusal_rate, summary.misled_rate) == (2, 0.5, 0.5)
     assert (summary.answerable, summary.false_refusal_rate) == (2, 0.5)
-    assert "| x | 1 | 1.000 | 2 | 0.500 |" in unanswerable.results_markdown([summary])
+    assert "| x | 2 | 0.500 | 2 | 0.500 | 0.500 | 0.500 |" in unanswerable.results_markdown(
+        [summary]
+    )
 
 
 # -- splits -----------------------------------------------------------------------------------
