@@ -158,6 +158,10 @@ def type_of(q: Parsed) -> AnswerType:
     wh = words[at]
     nxt = words[at + 1] if at + 1 < len(words) else ""
     if wh in ("who", "whom", "whose"):
+        head = _head_after(q, at + 1) if nxt in _COPULA else None
+        if head is not None and HEAD_KINDS.get(head) == "person":
+            # "Who is the director of the SVR?" asks for a person, not the agency.
+            return AnswerType("person", ("PERSON",), head, wh)
         return _typed("person", None, wh)
     if wh == "when":
         return _typed("date", None, wh)
@@ -182,12 +186,14 @@ def type_of(q: Parsed) -> AnswerType:
 def _head_after(q: Parsed, i: int) -> str | None:
     """The head noun of the phrase starting at token i ("European country" -> "country")."""
     toks = q.tokens
-    if i < len(toks) and toks[i].lemma in _COPULA:  # "what is the name of ..."
+    if i < len(toks) and toks[i].lemma in _COPULA:  # "what is the name of ...", "who is the"
         j = i + 1
         while j < len(toks) and toks[j].lemma in ("the", "a", "an"):
             j += 1
         if j + 1 < len(toks) and toks[j].lemma in _OF_WORDS and toks[j + 1].lemma == "of":
             return _head_after(q, j + 2) or toks[j].lemma
+        if j < len(toks) and toks[j].lemma in HEAD_KINDS and toks[j].lemma not in _OF_WORDS:
+            return toks[j].lemma
         return None
     tagged = any(t.pos != "X" for t in toks)
     noun = None

@@ -17,10 +17,12 @@ It does not retrieve, generate or check claims; it only reads the passages it is
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from rag.answer_types import type_of
 from rag.backends.base import Passage
@@ -64,6 +66,31 @@ _EDGE_WORDS = frozenset(
         "their",
         "our",
         "your",
+    ]
+)
+# Words of a title before a name: "SVR Director Sergey Naryshkin" may lose "Director".
+_TITLE_WORDS = frozenset(
+    [
+        "director",
+        "chief",
+        "head",
+        "president",
+        "minister",
+        "secretary",
+        "general",
+        "chairman",
+        "ceo",
+        "king",
+        "queen",
+        "prince",
+        "senator",
+        "governor",
+        "mayor",
+        "judge",
+        "officer",
+        "spokesperson",
+        "leader",
+        "founder",
     ]
 )
 _BYLINE = re.compile(r"^\s*(by|written by|reporting by)\s+[A-Z]", re.IGNORECASE)
@@ -121,7 +148,7 @@ FEATURES = (
     "entity",  # a named entity (any label)
     "head",  # the span, before trimming, holds the question's head noun ("alliance")
     "head_next",  # the question's head noun is the word next to the span ("Jin [dynasty]")
-    "trimmed",  # question words were trimmed off the span's edges
+    "trimmed",  # question words were cut off the span's edges ("[SVR Director] Naryshkin")
     "in_question",  # share of the span's words that the question already has
     "near",  # 1 / (1 + token distance to the nearest matched question word)
     "tree",  # 1 / (1 + parse-tree distance to the nearest matched question word)
@@ -135,7 +162,7 @@ FEATURES = (
     "length",  # log(1 + tokens in the span)
     *(f"{k}:{g}" for k in _KIND_GROUPS for g in _LABEL_GROUP_NAMES),
 )
-# Hand-set weights (features not named weigh 0); fitted ones are in reader_weights.json.
+# Hand-set weights (features not named weigh 0), the fallback and the measured baseline.
 HAND_WEIGHTS = {
     "sentence": 1.0,
     "sentence_rank": -0.3,
@@ -147,8 +174,23 @@ HAND_WEIGHTS = {
     "window": 1.0,
     "length": -0.2,
 }
-WEIGHTS = tuple(HAND_WEIGHTS.get(f, 0.0) for f in FEATURES)
-MIN_SCORE = 0.3  # below this probability the reader says nothing
+WEIGHTS_FILE = Path(__file__).with_name("reader_weights.json")
+
+
+def load_weights(path: Path = WEIGHTS_FILE) -> tuple[float, ...]:
+    """Weights fitted on SQuAD DEV questions (evals/answering/reader_eval.py --fit), or the
+    hand-set ones when the file is missing or was fitted for other features."""
+    try:
+        fitted = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(fitted["features"]) == FEATURES:
+            return tuple(float(w) for w in fitted["weights"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return tuple(HAND_WEIGHTS.get(f, 0.0) for f in FEATURES)
+
+
+WEIGHTS = load_weights()
+MIN_SCORE = 0.15  # below this share of the candidates' probability the reader says nothing
 
 
 def read(
@@ -230,7 +272,7 @@ def candidates(
     out: list[Candidate] = []
     for rank_, (s_score, i, s) in enumerate(scored[:TOP_SENTENCES]):
         doc = parsed[i]
-        hits = [k for k in range(*s) if doc.tokens[k].lemma in weight]
+        hits = [k for k in range(*s) if _canon(doc.tokens[k].lemma) in weight]
         context = _Sentence(doc, s, hits, weight, s_score / top, rank_, s_score / total)
         for span, whole in _spans(doc, s, ask.lemmas):
             feats = _features(context, span, whole, ask)
@@ -243,8 +285,10 @@ class _Question:
 
     def __init__(self, q: Parsed) -> None:
         self.type = type_of(q)
-        self.lemmas = {t.lemma for t in q.tokens if not t.stop} | {t.text.lower() for t in q.tokens}
-        self.terms = [t.lemma for t in q.tokens if _is_term(t.lemma, t.pos, t.stop)]
+        self.lemmas = {_canon(t.lemma) for t in q.tokens if not t.stop} | {
+            t.text.lower() for t in q.tokens
+        }
+        self.terms = [_canon(t.lemma) for t in q.tokens if _is_term(t.lemma, t.pos, t.stop)]
         self.kind = _kind_group(self.type.kind)
         wh = next((t for t in q.tokens if t.text.lower() in _WH_WORDS), None)
         if wh is not None and wh.dep == "det" and 0 <= wh.head < len(q.tokens):
@@ -275,6 +319,20 @@ class _Sentence:
 _WH_WORDS = frozenset(["who", "whom", "whose", "what", "which", "when", "where", "why", "how"])
 
 
+# Words a question and a document use for the same thing; each class matches as one term.
+_EQUIVALENT_CLASSES = (
+    "head lead direct run chair director chief leader boss chairman",
+    "call phone talk speak conversation",
+    "meet meeting",
+    "start begin initiate launch",
+)
+_CANON = {w: c.split()[0] for c in _EQUIVALENT_CLASSES for w in c.split()}
+
+
+def _canon(lemma: str) -> str:
+    return _CANON.get(lemma, lemma)
+
+
 def _kind_group(kind: str) -> str:
     if kind in ("money", "percent", "duration", "ordinal"):
         return "number"
@@ -291,7 +349,7 @@ def _is_term(lemma: str, pos: str, stop: bool) -> bool:
 
 
 def _lemmas(doc: Parsed, s: tuple[int, int]) -> set[str]:
-    return {doc.tokens[k].lemma for k in range(*s)}
+    return {_canon(doc.tokens[k].lemma) for k in range(*s)}
 
 
 def _idf(terms: list[str], sentence_lemmas: list[set[str]]) -> dict[str, float]:
@@ -313,40 +371,79 @@ def _answerable(doc: Parsed, s: tuple[int, int], title: str) -> bool:
 
 
 def _spans(doc: Parsed, s: tuple[int, int], q_lemmas: set[str]) -> list[tuple[Span, Span]]:
-    """(trimmed, whole) entity and noun-phrase spans of the sentence; trimmed of determiners,
-    punctuation and the question's own words at the edges."""
-    seen = set()
-    out = []
+    """(trimmed, whole) entity and noun-phrase spans of the sentence.
+
+    Edges lose determiners, punctuation and conjunctions; noun phrases also lose the
+    question's own words ("SVR Director Sergey Naryshkin" -> "Sergey Naryshkin"), but never
+    inside a name ("the Five Eyes alliance" keeps "Five" though the question says "five").
+    A span found twice keeps the entity label and the widest whole phrase.
+    """
+    names = [e for e in doc.spans if e.label != "NP"]
+    found: dict[tuple[int, int], tuple[Span, Span]] = {}
     for span in doc.spans:
         if span.first < s[0] or span.last > s[1]:
             continue
+        trim_question = span.label == "NP"
         first, last = span.first, span.last
-        while first < last and _edge(doc, first, q_lemmas):
+        while first < last and _edge(doc, first, first + 1, q_lemmas, trim_question, names):
             first += 1
-        while last > first and _edge(doc, last - 1, q_lemmas):
+        while last > first and _edge(doc, last - 1, last - 2, q_lemmas, trim_question, names):
             last -= 1
-        if first == last or (first, last) in seen:
-            continue
         toks = doc.tokens[first:last]
-        if all(t.pos in _NOT_ANSWERS or (t.stop and t.pos != "NUM") for t in toks):
+        if not toks or all(t.pos in _NOT_ANSWERS or (t.stop and t.pos != "NUM") for t in toks):
             continue
-        seen.add((first, last))
-        out.append((Span(first, last, span.label), span))
-    return out
+        if span.label != "NP" and _named_by_question(doc, first, last, q_lemmas):
+            continue  # the question's own subject is not its answer
+        key = (first, last)
+        if key in found:
+            kept, whole = found[key]
+            wider = span if span.last - span.first > whole.last - whole.first else whole
+            label = kept.label if kept.label != "NP" else span.label
+            found[key] = (Span(first, last, label), wider)
+        else:
+            found[key] = (Span(first, last, span.label), span)
+    return list(found.values())
+
+
+def _named_by_question(doc: Parsed, first: int, last: int, q_lemmas: set[str]) -> bool:
+    """Half its words are the question's, or its initials are a question word (CIA)."""
+    words = [t for t in doc.tokens[first:last] if not t.stop] or doc.tokens[first:last]
+    initials = "".join(t.text[0] for t in words if t.text[:1].isupper()).lower()
+    if len(initials) >= 2 and len(initials) == len(words) and initials in q_lemmas:
+        return True
+    return sum(_canon(t.lemma) in q_lemmas for t in words) * 2 >= len(words)
 
 
 _NOT_ANSWERS = frozenset(("PRON", "DET", "ADP", "CCONJ", "SCONJ", "PART", "PUNCT", "AUX"))
 
 
-def _edge(doc: Parsed, k: int, q_lemmas: set[str]) -> bool:
+def _edge(
+    doc: Parsed, k: int, inner: int, q_lemmas: set[str], trim_question: bool, names: list[Span]
+) -> bool:
+    """Whether token k, at a span's edge, should be cut off (`inner`: its neighbour inside)."""
     t = doc.tokens[k]
     low = t.text.lower()
-    return (
-        low in _EDGE_WORDS
-        or low in ("'s", "\u2019s")
-        or not any(c.isalnum() for c in low)
-        or t.lemma in q_lemmas
+    if low in _EDGE_WORDS or low in ("'s", "\u2019s", "and", "or") or t.pos in ("CCONJ", "ADP"):
+        return True
+    if not any(c.isalnum() for c in low):
+        return True
+    if not trim_question or _canon(t.lemma) not in q_lemmas:
+        return False
+    if any(n.first <= k < n.last and n.first <= inner < n.last for n in names):
+        return False  # the word belongs to a name that goes on
+    nxt = doc.tokens[inner] if 0 <= inner < len(doc.tokens) else None
+    return not (
+        t.text[:1].isupper()
+        and nxt is not None
+        and nxt.text[:1].isupper()
+        and t.pos == "PROPN"
+        and nxt.pos == "PROPN"
+        and not _titles(t.lemma)
     )
+
+
+def _titles(lemma: str) -> bool:
+    return lemma in _TITLE_WORDS
 
 
 def _features(ctx: _Sentence, span: Span, whole: Span, ask: _Question) -> tuple[float, ...]:
@@ -359,8 +456,14 @@ def _features(ctx: _Sentence, span: Span, whole: Span, ask: _Question) -> tuple[
         "sentence_rank": float(ctx.rank),
         "coverage": ctx.coverage,
         "entity": float(span.label != "NP"),
-        "trimmed": float((span.first, span.last) != (whole.first, whole.last)),
-        "in_question": sum(t.lemma in ask.lemmas for t in words) / len(words),
+        "trimmed": float(
+            any(
+                _canon(doc.tokens[k].lemma) in ask.lemmas
+                for k in range(whole.first, whole.last)
+                if not span.first <= k < span.last
+            )
+        ),
+        "in_question": sum(_canon(t.lemma) in ask.lemmas for t in words) / len(words),
         "length": math.log1p(len(toks)),
     }
     if span.label in atype.labels:
@@ -381,7 +484,7 @@ def _features(ctx: _Sentence, span: Span, whole: Span, ask: _Question) -> tuple[
         gap = min(span.first - k if k < span.first else k - span.last + 1 for k in outside)
         f["near"] = 1.0 / (1.0 + gap)
         f["tree"] = 1.0 / (1.0 + min(_tree_distance(doc, span, k) for k in outside))
-        lemma_weight = [ctx.weight[doc.tokens[k].lemma] for k in outside]
+        lemma_weight = [ctx.weight[_canon(doc.tokens[k].lemma)] for k in outside]
         close = sum(
             w
             for k, w in zip(outside, lemma_weight, strict=True)
@@ -405,7 +508,7 @@ def _attachment(doc: Parsed, root: Token, ask: _Question) -> tuple[float, float]
     governor, prep = doc.tokens[root.head], ""
     if root.dep == "pobj" and 0 <= governor.head < len(doc.tokens):
         prep, governor = governor.lemma, doc.tokens[governor.head]
-    attached = float(governor.lemma in ask.lemmas)
+    attached = float(_canon(governor.lemma) in ask.lemmas)
     same = governor.lemma == ask.verb and root.dep == ask.role and prep == ask.prep
     return attached, float(same and bool(ask.verb))
 

@@ -88,14 +88,15 @@ def evaluate(
         t0 = time.perf_counter()
         ranked = reader.rank(q.question, passages, parser=parser, weights=weights)
         spent += time.perf_counter() - t0
-        pred = sentence = ""
-        score = 0.0
+        pred = pick = sentence = ""
+        score = coverage = 0.0
         if ranked:
             best, score = ranked[0]
+            coverage = best.features[reader.FEATURES.index("coverage")]
             doc = parser(text)
             sentence = doc.span_text(*best.sentence)
-            if score >= min_score:
-                pred = doc.span_text(best.first, best.last)
+            pick = doc.span_text(best.first, best.last)
+            pred = pick if score >= min_score else ""
         rows.append(
             {
                 "id": q.id,
@@ -103,6 +104,8 @@ def evaluate(
                 "answers": list(q.answers),
                 "prediction": pred,
                 "score": round(score, 3),
+                "coverage": round(coverage, 3),
+                "pick_f1": m.best_token_f1(pick, q.answers) if pick else 0.0,
                 "sentence": sentence,
                 "f1": m.best_token_f1(pred, q.answers) if pred else 0.0,
                 "em": exact_match(pred, q.answers) if pred else 0.0,
@@ -180,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="seed of the question sample")
     ap.add_argument("--parser", choices=("spacy", "handwritten"), default="spacy")
     ap.add_argument("--weights", type=Path, help="fitted weights JSON to measure with")
+    ap.add_argument("--hand", action="store_true", help="measure the hand-set weights")
     ap.add_argument("--min-score", type=float, default=reader.MIN_SCORE)
     ap.add_argument("--fit", type=Path, help="fit the scorer on this split, write weights")
     ap.add_argument("--dump", type=Path, help="write per-question rows (JSON lines)")
@@ -195,17 +199,22 @@ def main(argv: list[str] | None = None) -> int:
             print("Error: fit on the dev split only", file=sys.stderr)
             return 2
         fitted = fit(qs, paragraphs, parser)
+        fitted["fitted_on"] = f"SQuAD v1.1 dev, DEV articles, {len(qs)} questions"
         args.fit.write_text(json.dumps(fitted, indent=1) + "\n")
         print(json.dumps(fitted))
         return 0
     weights = reader.WEIGHTS
     if args.weights:
-        weights = json.loads(args.weights.read_text())["weights"]
+        weights = reader.load_weights(args.weights)
+    elif args.hand:
+        weights = tuple(reader.HAND_WEIGHTS.get(f, 0.0) for f in reader.FEATURES)
     figures, rows = evaluate(qs, paragraphs, parser, weights, args.min_score)
     figures["parse_ms_per_passage"] = parse_ms
     if args.dump:
         args.dump.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    label = f"{args.split} {args.parser}" + (f" {args.weights.name}" if args.weights else "")
+    label = f"{args.split} {args.parser} " + (
+        args.weights.name if args.weights else "hand" if args.hand else "fitted"
+    )
     print(label, json.dumps({k: round(v, 4) for k, v in figures.items()}))
     return 0
 
