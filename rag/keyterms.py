@@ -6,7 +6,8 @@ A claim or a question is parsed with spaCy (rag.nlp) and broken into `KeyTerm`s:
   proper noun ("Director" in "CIA Director"); matched by its lower-cased form or lemma;
 - number: a cardinal, ordinal, amount, percentage or money value, normalised with text2num
   ("five" == "5", "1,000" == "1000", "1.5 million" == "1500000", "first" == "1st");
-- date: the numbers and month/day names of a date or time ("27 July 2008");
+- date: the numbers and month/day names of a date or time ("27 July 2008"); period: its
+  other words ("winter", "annually", "year");
 - predicate: a content verb (not be/have/do), matched by lemma or Snowball stem, so "calls",
   "called" and "the call" match;
 - modifier: a noun or adjective that narrows a noun ("deputy" in "deputy director");
@@ -178,7 +179,9 @@ def key_terms(doc: Doc | Span) -> list[KeyTerm]:
             keys = frozenset(number_key(v) for v in values)
             terms.append(KeyTerm(token.text, kind, keys, token.i, lemma))
         elif ent in NAME_TYPES or ent in DATE_TYPES or token.pos_ == "PROPN":
-            kind = "date" if ent in DATE_TYPES else "name"
+            kind = "name"
+            if ent in DATE_TYPES:  # "July", "Tuesday" are dates; "year", "winter" periods
+                kind = "date" if token.pos_ == "PROPN" else "period"
             terms.append(KeyTerm(token.text, kind, frozenset(token_keys(token)), token.i, lemma))
         elif token.pos_ not in _CONTENT_POS or lemma in _WEAK or not token.is_alpha:
             continue

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Token
 
 from rag.claims import text_index
-from rag.keyterms import KeyTerm, TextIndex, key_terms, stem
+from rag.keyterms import LIGHT_VERBS, KeyTerm, TextIndex, key_terms, stem, token_keys
 from rag.nlp import analyse_many
 from rag.wordsim import default_similarity
 
@@ -46,8 +46,11 @@ _EVENT_TAGS = frozenset(("VBD", "VBN"))
 class PremiseRules:
     """Tunable parts of the premise check (defaults fitted on the DEV split)."""
 
-    event_similarity: float | None = None  # the same for the event verb; None: lemma or stem
+    event_similarity: float | None = None  # cosine at which any word stands for the event verb
+    # ... at which a word of a sentence naming the doer does ("talk" for "held a phone call")
+    doer_similarity: float | None = 0.5
     window: int = 1  # sentences either side in which the event and its doer must be together
+    anchor_share: float = 0.6  # share of the question's key words one sentence must hold
 
 
 def premise_gaps(
@@ -69,7 +72,7 @@ def premise_gaps(
     focus = focus_noun(q_doc)
     gaps: list[str] = []
     for term in terms:
-        if term.keys & forms:
+        if term.keys & forms or _surname_known(term, q_doc, forms):
             continue
         if _strict(term, q_doc[term.i], focus):
             gaps.append(term.text)
@@ -81,14 +84,46 @@ def premise_gaps(
 
 def _strict(term: KeyTerm, token: Token, focus: Token | None) -> bool:
     """Whether the evidence must state this term of the question word for word: names (not
-    nationalities), numbers, dates, and the words narrowing the asked-for noun."""
+    nationalities), numbers and dates (not the count of answers asked for: "What two
+    scientists"), and nouns narrowing the asked-for noun ("deputy director")."""
     if term.kind in ("number", "date"):
-        return True
-    if token.ent_type_ in _LENIENT_NAMES:
+        return not _answer_count(token, focus)
+    if token.ent_type_ in _LENIENT_NAMES and _describes(token):
         return False
     if term.kind == "name":
         return True
-    return focus is not None and term.kind == "modifier" and token.head.i == focus.i
+    return (
+        focus is not None
+        and term.kind == "modifier"
+        and token.dep_ == "compound"
+        and token.pos_ == "NOUN"
+        and token.head.i == focus.i
+    )
+
+
+def _describes(token: Token) -> bool:
+    """A nationality or language used to describe ("Russian official", "English-speaking"),
+    not to name who is meant ("the Catholics", "Nazis")."""
+    return token.dep_ in ("amod", "npadvmod") or (
+        token.pos_ == "ADJ" and token.dep_ in ("compound", "nmod")
+    )
+
+
+def _answer_count(token: Token, focus: Token | None) -> bool:
+    """ "What two scientists ...", "Who were two of ...": the number counts the answers."""
+    if focus is not None and token.head.i == focus.i and token.dep_ == "nummod":
+        return True
+    return any(c.dep_ == "prep" and c.lower_ == "of" for c in token.children)
+
+
+def _surname_known(term: KeyTerm, doc: Doc, forms: frozenset[str]) -> bool:
+    """A person's first name may be left out ("Luther" for "Martin Luther"): the last word of
+    the person's name is enough."""
+    token = doc[term.i]
+    if token.ent_type_ != "PERSON":
+        return False
+    ent = next((e for e in doc.ents if e.start <= token.i < e.end), None)
+    return ent is not None and bool(token_keys(doc[ent.end - 1]) & forms)
 
 
 def focus_noun(doc: Doc) -> Token | None:
@@ -123,7 +158,7 @@ def event_verb(doc: Doc) -> Token | None:
     did = [t.i for t in doc if t.lemma_.lower() == "do" and t.tag_ == "VBD"]
     for token in doc:
         lemma = token.lemma_.lower()
-        if token.pos_ != "VERB" or lemma in META_VERBS or lemma in ("be", "have", "do"):
+        if token.pos_ != "VERB" or lemma in META_VERBS or lemma in LIGHT_VERBS:
             continue
         if token.dep_ in ("amod", "compound", "acl", "relcl") or _naming(token):
             continue
@@ -138,13 +173,17 @@ def _naming(verb: Token) -> bool:
 
 
 def _doers(verb: Token, terms: list[KeyTerm]) -> list[KeyTerm]:
-    """The named subject of the event: its nsubj, or the names between "did" and the verb
-    (the small parser often reads "did Trump call" as a compound)."""
+    """The named subject of the event (its head word, compounds and conjuncts, not names
+    deeper in it: "the population of Earth"), or the names between "did" and the verb (the
+    small parser often reads "did Trump call" as a compound)."""
     names = [t for t in terms if t.kind == "name" and t.i != verb.i]
-    subjects = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]
-    inside = {t.i for s in subjects for t in s.subtree}
+    heads = [c for c in verb.children if c.dep_ == "nsubj"]
+    heads += [c for h in heads for c in h.conjuncts]
+    inside = {h.i for h in heads} | {
+        c.i for h in heads for c in h.children if c.dep_ in ("compound", "flat")
+    }
     found = [t for t in names if t.i in inside]
-    if found:
+    if found or heads:
         return found
     did = [t.i for t in verb.doc if t.lemma_.lower() == "do" and t.i < verb.i]
     return [t for t in names if did and did[-1] < t.i < verb.i]
@@ -157,22 +196,63 @@ def _event_gap(
     words: list[str],
     rules: PremiseRules,
 ) -> list[str]:
-    """[] when a passage states the event (with its named doer nearby, when the question
-    names one); else the verb, or the doer and the verb, as the gap."""
+    """[] when a passage states the event; else the verb, or the doer and the verb.
+
+    The event is stated by its verb (or a close word) in a stretch that also names its doer,
+    when the question names one; with no such word anywhere, by a sentence that holds the
+    question's other key words (`anchor_share`, at least two), which is the event in other
+    words ("How many warriors did Toghrul give Temujin" against "Toghrul sent ... warriors to
+    Temujin")."""
     keys = {verb.lower_, verb.lemma_.lower(), stem(verb.lower_), stem(verb.lemma_)}
     if rules.event_similarity is not None:
         keys |= default_similarity().similar(verb.lemma_.lower(), words, rules.event_similarity)
     doers = _doers(verb, terms)
-    w = rules.window
     stated = False
     for index in indexes:
         for i, forms in enumerate(index.forms):
-            if not keys & forms:
-                continue
-            stated = True
-            near = frozenset().union(*index.forms[max(0, i - w) : i + w + 1])
-            if all(d.keys & near for d in doers):
+            if keys & forms:
+                stated = True
+                if all(_near(d, index, i, rules) for d in doers):
+                    return []
+    if stated:
+        if rules.doer_similarity is not None and _done_in_other_words(verb, doers, indexes, rules):
+            return []
+        return [" ".join([*(d.text for d in doers), verb.text])]
+    anchors = [t for t in terms if t.i != verb.i and t.kind != "predicate"]
+    need = max(2, rules.anchor_share * len(anchors))
+    for index in indexes:
+        for forms in index.forms:
+            if len(anchors) >= 2 and sum(bool(t.keys & forms) for t in anchors) >= need:
                 return []
-    if not stated:
-        return [verb.text]
-    return [" ".join([*(d.text for d in doers), verb.text])]
+    return [verb.text]
+
+
+def _done_in_other_words(
+    verb: Token, doers: list[KeyTerm], indexes: list[TextIndex], rules: PremiseRules
+) -> bool:
+    """Whether a sentence naming every doer holds a word close to the verb."""
+    lemma = verb.lemma_.lower()
+    for index in indexes:
+        for i, words in enumerate(index.words):
+            if (
+                words
+                and all(_near(d, index, i, rules) for d in doers)
+                and default_similarity().best(lemma, list(words))[0] >= rules.doer_similarity
+            ):
+                return True
+    return False
+
+
+# Pronouns that stand for a person or group named before ("it" rarely stands for a doer).
+_PRONOUNS = frozenset(("he", "she", "they", "his", "her", "their", "him", "them"))
+
+
+def _near(doer: KeyTerm, index: TextIndex, i: int, rules: PremiseRules) -> bool:
+    """Whether sentence i (or its neighbours) names the doer, or refers back to it with a
+    pronoun after naming it in the sentences before."""
+    w = rules.window
+    if any(doer.keys & f for f in index.forms[max(0, i - w) : i + w + 1]):
+        return True
+    if not any(t.lower_ in _PRONOUNS for t in index.sentences[i]):
+        return False
+    return any(doer.keys & f for f in index.forms[max(0, i - 2) : i])

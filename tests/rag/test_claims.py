@@ -87,6 +87,10 @@ def test_meeting_in_person_is_a_gap_when_they_only_spoke_by_phone(corpus: list[s
     assert "met" in check_claim("Ratcliffe met Naryshkin in person.", article("000")).missing
 
 
+def test_an_event_no_article_reports_is_a_gap(corpus: list[str]) -> None:
+    assert premise_gaps("Which European country hosted the talks?", corpus) == ("hosted",)
+
+
 # -- what must still pass ---------------------------------------------------------------------
 
 
@@ -109,6 +113,7 @@ def test_paraphrases_of_stated_facts_pass(claim: str) -> None:
         ("Who heads the CIA?", "000"),
         ("What is Ratcliffe's job?", "000"),
         ("Who initiated the phone call?", "000"),
+        ("When did the CIA and SVR chiefs talk?", "000"),
     ],
 )
 def test_words_the_corpus_phrases_otherwise_are_no_gaps(question: str, prefix: str) -> None:
