@@ -113,6 +113,8 @@ def check_claim(claim: str, cited_text: str, rules: ClaimRules | None = None) ->
         return ClaimVerdict(False, (), "the claim is empty")
     if not cited_text:
         return ClaimVerdict(False, (), "the cited text is empty")
+    if len(claim.split()) >= 3 and claim.rstrip(".!?") in " ".join(cited_text.split()):
+        return ClaimVerdict(True, (), "the cited text says it word for word")
     claim_doc, text_doc = analyse_many([claim, cited_text])
     index = text_index(cited_text, text_doc)
     terms = key_terms(claim_doc)
