@@ -8,15 +8,48 @@ expressions, so both are measured through one ranking code path.
 Sentences come from `index.sentences.split_sentences`, the splitter chunking and grounding
 use, so a supporting sentence here is a sentence there too.
 
-This module does not choose answers or know about questions.
+`spans(doc, sentence, question_lemmas)` gives the candidate spans of a sentence, trimmed of
+determiners and of the question's own words, never inside a name; `canon(lemma)` maps a few
+words a question and a document use for the same thing to one term ("heads" / "director").
+
+This module does not score or choose answers.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 from index.sentences import split_sentences
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Words a question and a document use for the same thing; each class matches as one term.
+_EQUIVALENT_CLASSES = (
+    "head lead direct run chair director chief leader boss chairman",
+    "call phone talk speak conversation",
+    "meet meeting",
+    "start begin initiate launch",
+)
+_CANON = {w: c.split()[0] for c in _EQUIVALENT_CLASSES for w in c.split()}
+
+
+def canon(lemma: str) -> str:
+    return _CANON.get(lemma, lemma)
+
+
+# Words of a title before a name: "SVR Director Sergey Naryshkin" may lose "Director".
+_TITLE_WORDS = _words(
+    """director chief head president minister secretary general chairman ceo king queen
+    prince senator governor mayor judge officer spokesperson leader founder"""
+)
+_EDGE_WORDS = _words("the a an this that these those its his her their our your 's \u2019s and or")
+_NOT_ANSWERS = _words("PRON DET ADP CCONJ SCONJ PART PUNCT AUX")
+_BYLINE = re.compile(r"^\s*(by|written by|reporting by)\s+[A-Z]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -101,3 +134,91 @@ def parse(text: str) -> Parsed:
                 spans.append(Span(kept[0], kept[-1] + 1, label_of(s)))
     starts = [t.start for t in tokens]
     return Parsed(text, tokens, tuple(spans), sentence_ranges(text, starts))
+
+
+def is_statement(doc: Parsed, s: tuple[int, int], title: str) -> bool:
+    """False for headings, titles and bylines: they name things but state nothing.
+
+    A sentence without a verb (when tagged), the chunk's title, a line in Title Case or
+    a "By NAME" line is not a statement."""
+    text = doc.span_text(*s)
+    if text.strip() == title.strip() or _BYLINE.match(text):
+        return False
+    tokens = doc.tokens[s[0] : s[1]]
+    if any(t.pos != "X" for t in tokens) and not any(t.pos in ("VERB", "AUX") for t in tokens):
+        return False
+    words = [t.text for t in tokens if len(t.text) > 3 and t.text[0].isalpha()]
+    return not (len(words) >= 2 and all(w[0].isupper() for w in words))
+
+
+def spans(doc: Parsed, s: tuple[int, int], q_lemmas: set[str]) -> list[tuple[Span, Span]]:
+    """(trimmed, whole) entity and noun-phrase spans of the sentence.
+
+    Edges lose determiners, punctuation and conjunctions; noun phrases also lose the
+    question's own words ("SVR Director Sergey Naryshkin" -> "Sergey Naryshkin"), but never
+    inside a name ("the Five Eyes alliance" keeps "Five" though the question says "five").
+    A span found twice keeps the entity label and the widest whole phrase.
+    """
+    names = [e for e in doc.spans if e.label != "NP"]
+    found: dict[tuple[int, int], tuple[Span, Span]] = {}
+    for span in doc.spans:
+        if span.first < s[0] or span.last > s[1]:
+            continue
+        trim_question = span.label == "NP"
+        first, last = span.first, span.last
+        while first < last and _edge(doc, first, first + 1, q_lemmas, trim_question, names):
+            first += 1
+        while last > first and _edge(doc, last - 1, last - 2, q_lemmas, trim_question, names):
+            last -= 1
+        toks = doc.tokens[first:last]
+        if not toks or all(t.pos in _NOT_ANSWERS or (t.stop and t.pos != "NUM") for t in toks):
+            continue
+        if span.label != "NP" and _named_by_question(doc, first, last, q_lemmas):
+            continue  # the question's own subject is not its answer
+        key = (first, last)
+        if key in found:
+            kept, whole = found[key]
+            wider = span if span.last - span.first > whole.last - whole.first else whole
+            label = kept.label if kept.label != "NP" else span.label
+            found[key] = (Span(first, last, label), wider)
+        else:
+            found[key] = (Span(first, last, span.label), span)
+    return list(found.values())
+
+
+def _named_by_question(doc: Parsed, first: int, last: int, q_lemmas: set[str]) -> bool:
+    """Half its words are the question's, or its initials are a question word (CIA)."""
+    words = [t for t in doc.tokens[first:last] if not t.stop] or doc.tokens[first:last]
+    initials = "".join(t.text[0] for t in words if t.text[:1].isupper()).lower()
+    if len(initials) >= 2 and len(initials) == len(words) and initials in q_lemmas:
+        return True
+    return sum(canon(t.lemma) in q_lemmas for t in words) * 2 >= len(words)
+
+
+def _edge(
+    doc: Parsed, k: int, inner: int, q_lemmas: set[str], trim_question: bool, names: list[Span]
+) -> bool:
+    """Whether token k, at a span's edge, should be cut off (`inner`: its neighbour inside)."""
+    t = doc.tokens[k]
+    low = t.text.lower()
+    if low in _EDGE_WORDS or t.pos in ("CCONJ", "ADP"):
+        return True
+    if not any(c.isalnum() for c in low):
+        return True
+    if not trim_question or canon(t.lemma) not in q_lemmas:
+        return False
+    if any(n.first <= k < n.last and n.first <= inner < n.last for n in names):
+        return False  # the word belongs to a name that goes on
+    nxt = doc.tokens[inner] if 0 <= inner < len(doc.tokens) else None
+    return not (
+        t.text[:1].isupper()
+        and nxt is not None
+        and nxt.text[:1].isupper()
+        and t.pos == "PROPN"
+        and nxt.pos == "PROPN"
+        and not _titles(t.lemma)
+    )
+
+
+def _titles(lemma: str) -> bool:
+    return lemma in _TITLE_WORDS

@@ -1,18 +1,19 @@
 """Measure the short-answer reader alone: SQuAD v1.1 questions with their gold paragraph given.
 
-    python -m evals.answering.reader_eval --split dev --sample 1500 [--parser handwritten]
-    python -m evals.answering.reader_eval --split dev --fit evals/answering/reader_weights.json
+    python -m evals.answering.reader_eval --split dev [--sample N] [--parser handwritten]
+    python -m evals.answering.reader_eval --split dev --fit rag/reader_weights.json
 
-For every question of the split's articles (the shared DEV/TEST article split of
-`evals.answering.common`), the gold paragraph is the one passage `rag.reader.read` gets.
-Printed: token F1 and exact match with the official SQuAD normalisation (a None answer scores
-0), the share answered, F1 on the answered ones, F1 when a None is replaced by the supporting
-sentence the reply would quote, the share of chosen sentences holding a gold answer (the
-quote's accuracy), and ms per question (reader only: parsing, typing, ranking).
+Every question of the split's articles (the shared DEV/TEST article split of
+`evals.answering.common`) is read with its gold paragraph as the one passage. Printed, with
+the official SQuAD normalisation: token F1 / EM of the pick (`f1_pick`, `em_pick`, whatever
+its confidence), F1 / EM of what `rag.reader.read` returns (None scores 0), the share it
+answers and its F1 there, F1 when a None is replaced by the quoted sentence, the share of
+chosen sentences holding a gold answer (the quote's accuracy), ms per question for ranking
+with the paragraph already parsed, and ms per paragraph for parsing it.
 
-`--fit` fits the candidate scorer (logistic regression on the reader's features; a candidate
-is positive when its token F1 with a gold answer is >= 0.5) on the split's questions and
-writes the weights; fit on DEV only. `--weights FILE` measures with fitted weights.
+`--fit FILE` fits the ranker (a softmax over each question's candidates maximising the
+expected token F1 of the pick) and the confidence on the split's questions, DEV only, and
+writes them. `--weights FILE` measures other fitted weights, `--hand` the hand-set ones.
 It does not index, retrieve or ask a backend.
 """
 
@@ -91,12 +92,13 @@ def evaluate(
         pred = pick = sentence = ""
         score = coverage = 0.0
         if ranked:
-            best, score = ranked[0]
+            best, share = ranked[0]
+            score = reader.confidence(best, share)
             coverage = best.features[reader.FEATURES.index("coverage")]
             doc = parser(text)
             sentence = doc.span_text(*best.sentence)
             pick = doc.span_text(best.first, best.last)
-            pred = pick if score >= min_score else ""
+            pred = pick if score >= min_score and reader.fits_type(best) else ""
         rows.append(
             {
                 "id": q.id,
@@ -106,6 +108,7 @@ def evaluate(
                 "score": round(score, 3),
                 "coverage": round(coverage, 3),
                 "pick_f1": m.best_token_f1(pick, q.answers) if pick else 0.0,
+                "pick_em": exact_match(pick, q.answers) if pick else 0.0,
                 "sentence": sentence,
                 "f1": m.best_token_f1(pred, q.answers) if pred else 0.0,
                 "em": exact_match(pred, q.answers) if pred else 0.0,
@@ -118,6 +121,8 @@ def evaluate(
     answered = [r for r in rows if r["prediction"]]
     figures = {
         "questions": len(rows),
+        "f1_pick": statistics.fmean(r["pick_f1"] for r in rows),
+        "em_pick": statistics.fmean(r["pick_em"] for r in rows),
         "f1": statistics.fmean(r["f1"] for r in rows),
         "em": statistics.fmean(r["em"] for r in rows),
         "answered": len(answered) / len(rows),
@@ -167,12 +172,42 @@ def fit(
         return total, grad / len(groups) + 2 * l2 * w
 
     result = minimize(loss, np.zeros(n_feat), jac=True, method="L-BFGS-B")
-    w = result.x
+    w = tuple(round(float(v), 4) for v in result.x)
     return {
         "features": list(reader.FEATURES),
-        "weights": [round(float(v), 4) for v in w],
+        "weights": list(w),
         "questions": len(groups),
         "loss": round(float(result.fun), 4),
+        "confidence": fit_confidence(qs, paragraphs, parser, w),
+    }
+
+
+def fit_confidence(
+    qs: Sequence[SquadQuestion],
+    paragraphs: dict[str, str],
+    parser: Callable[[str], Parsed],
+    weights: Sequence[float],
+) -> dict:
+    """Logistic regression of "the pick has token F1 >= 0.5" on the pick's inputs."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = [], []
+    for q in qs:
+        text = paragraphs[q.source]
+        ranked = reader.rank(
+            q.question, [passage_of(text, q.title)], parser=parser, weights=weights
+        )
+        if ranked:
+            best, share = ranked[0]
+            x.append(reader.confidence_inputs(best, share))
+            pick = parser(text).span_text(best.first, best.last)
+            y.append(m.best_token_f1(pick, q.answers) >= 0.5)
+    model = LogisticRegression().fit(np.array(x), np.array(y))
+    return {
+        "inputs": list(reader.CONFIDENCE_INPUTS),
+        "weights": [round(float(v), 4) for v in model.coef_[0]],
+        "bias": round(float(model.intercept_[0]), 4),
     }
 
 
@@ -205,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     weights = reader.WEIGHTS
     if args.weights:
-        weights = reader.load_weights(args.weights)
+        weights, reader.CONFIDENCE_WEIGHTS, reader.CONFIDENCE_BIAS = reader.load_weights(
+            args.weights
+        )
     elif args.hand:
         weights = tuple(reader.HAND_WEIGHTS.get(f, 0.0) for f in reader.FEATURES)
     figures, rows = evaluate(qs, paragraphs, parser, weights, args.min_score)

@@ -1,0 +1,306 @@
+"""Candidate answers of the short-answer reader and the features it ranks them by.
+
+`candidates(question, passages)` scores every sentence of the passages by the (rarity
+weighted) question terms it shares, keeps the best three that state something (see
+`rag.reader_text.is_statement`: no headings, titles or bylines), and collects in them the
+named entities and noun phrases, trimmed of determiners and of the question's own words
+("SVR Director Sergey Naryshkin" -> "Sergey Naryshkin") but never cut inside a name. Spans the
+question itself names are dropped. Each candidate carries the values listed in `FEATURES`:
+type fit, sentence match, distance to the question's words in the sentence and in the parse
+tree, syntactic role, and one indicator per (answer kind, entity label) pair.
+
+A few word classes count as one term ("heads" / "director" / "chief"; "call" / "talk").
+This module does not weigh the features: `rag.reader` does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rag.answer_types import type_of
+from rag.backends.base import Passage
+from rag.reader_text import Parsed, Span, Token, canon, is_statement, parse, spans
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Parts of speech that carry a question's meaning ("X": untagged text, decided by `stop`).
+_CONTENT = _words("NOUN PROPN VERB ADJ NUM ADV X")
+_NEVER_TERMS = _words(
+    "who whom whose what which when where why how name type kind many much do does did"
+)
+# Verbs that say little about what a sentence must state ("mentioned", "called", "known").
+_VAGUE_VERBS = _words(
+    """be do have mention say call make get give take go use know consider include refer
+    describe name list"""
+)
+_WH_WORDS = _words("who whom whose what which when where why how")
+TOP_SENTENCES = 3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A span of one sentence with the features the score is made of."""
+
+    passage: int  # index into the passages
+    sentence: tuple[int, int]  # token range
+    first: int  # token range of the (trimmed) span
+    last: int
+    label: str
+    features: tuple[float, ...]
+
+
+_KIND_GROUPS = ("person", "organisation", "place", "date", "number", "thing")
+_LABEL_GROUPS = {
+    "PERSON": "person",
+    "ORG": "org",
+    "GPE": "place",
+    "LOC": "place",
+    "FAC": "place",
+    "NORP": "norp",
+    "DATE": "date",
+    "TIME": "date",
+    "CARDINAL": "num",
+    "QUANTITY": "num",
+    "MONEY": "num",
+    "PERCENT": "num",
+    "ORDINAL": "num",
+    "NP": "np",
+    "CAP": "cap",
+}
+_LABEL_GROUP_NAMES = ("person", "org", "place", "norp", "date", "num", "other", "np", "cap")
+FEATURES = (
+    "sentence",  # the sentence's matched question weight / the best sentence's
+    "sentence_rank",  # 0 for the best sentence, 1, 2
+    "coverage",  # the sentence's matched question weight / the question's total
+    "lacks_predicate",  # the question's verb ("hosted") is not in the sentence
+    "type",  # 1 for the expected type's first label, falling for later ones, 0 if none fits
+    "typed",  # the question asks for entity types (who, when, where, how many, which city)
+    "entity",  # a named entity (any label)
+    "head",  # the span, before trimming, holds the question's head noun ("alliance")
+    "head_next",  # the question's head noun is the word next to the span ("Jin [dynasty]")
+    "trimmed",  # question words were cut off the span's edges ("[SVR Director] Naryshkin")
+    "in_question",  # share of the span's words that the question already has
+    "near",  # 1 / (1 + token distance to the nearest matched question word)
+    "tree",  # 1 / (1 + parse-tree distance to the nearest matched question word)
+    "window",  # matched question weight within 5 tokens / all matched in the sentence
+    "left_subject",  # share of matched words right of the span, when the wh-word is a subject
+    "left_other",  # the same share when it is not
+    "attached",  # the span's root hangs on a word of the question (through a preposition)
+    "role",  # it hangs on the question's wh-verb in the wh-phrase's role ("who" -> nsubj)
+    "subject",  # the span's root is a subject
+    "object",  # the span's root is an object, attribute or apposition
+    "length",  # log(1 + tokens in the span)
+    *(f"{k}:{g}" for k in _KIND_GROUPS for g in _LABEL_GROUP_NAMES),
+)
+
+
+def candidates(
+    question: str,
+    passages: Sequence[Passage],
+    *,
+    parser: Callable[[str], Parsed] = parse,
+) -> list[Candidate]:
+    """Candidate spans of the best-matching sentences, with their features."""
+    q = parser(question)
+    ask = _Question(q)
+    parsed = [parser(p.chunk.text) for p in passages]
+    sentences = [
+        (i, s)
+        for i, (p, doc) in enumerate(zip(passages, parsed, strict=True))
+        for s in doc.sentences
+        if is_statement(doc, s, p.chunk.title)
+    ]
+    if not sentences or not ask.terms:
+        return []
+    weight = _idf(ask.terms, [_lemmas(parsed[i], s) for i, s in sentences])
+    total = sum(weight.values())
+    scored = []
+    for i, s in sentences:
+        matched = set(ask.terms) & _lemmas(parsed[i], s)
+        scored.append((sum(weight[t] for t in matched), i, s))
+    scored.sort(key=lambda x: -x[0])
+    top = scored[0][0]
+    if top <= 0:
+        return []
+    out: list[Candidate] = []
+    for rank_, (s_score, i, s) in enumerate(scored[:TOP_SENTENCES]):
+        doc = parsed[i]
+        hits = [k for k in range(*s) if canon(doc.tokens[k].lemma) in weight]
+        lacks = bool(ask.predicates) and not ask.predicates & _lemmas(doc, s)
+        context = _Sentence(
+            doc, s, hits, weight, s_score / top, rank_, s_score / total, float(lacks)
+        )
+        for span, whole in spans(doc, s, ask.lemmas):
+            feats = _features(context, span, whole, ask)
+            out.append(Candidate(i, s, span.first, span.last, span.label, feats))
+    return out
+
+
+class _Question:
+    """What the features need to know about the question."""
+
+    def __init__(self, q: Parsed) -> None:
+        self.type = type_of(q)
+        self.lemmas = {canon(t.lemma) for t in q.tokens if not t.stop} | {
+            t.text.lower() for t in q.tokens
+        }
+        self.terms = [canon(t.lemma) for t in q.tokens if _is_term(t.lemma, t.pos, t.stop)]
+        self.kind = _kind_group(self.type.kind)
+        wh = next((t for t in q.tokens if t.text.lower() in _WH_WORDS), None)
+        if wh is not None and wh.dep == "det" and 0 <= wh.head < len(q.tokens):
+            wh = q.tokens[wh.head]
+        self.wh_subject = wh is not None and wh.dep in ("nsubj", "nsubjpass")
+        # The wh-phrase's role: its dependency, the word it hangs on, and its preposition.
+        self.role, self.verb, self.prep = "", "", ""
+        if wh is not None and 0 <= wh.head < len(q.tokens):
+            self.role, governor = wh.dep, q.tokens[wh.head]
+            if wh.dep == "pobj":
+                self.prep = governor.lemma
+                if 0 <= governor.head < len(q.tokens):
+                    governor = q.tokens[governor.head]
+            self.verb = governor.lemma
+        # The question's own predicate ("hosted" in "Which country hosted the talks?").
+        self.predicates = {
+            canon(t.lemma)
+            for t in q.tokens
+            if t.dep == "ROOT" and t.pos == "VERB" and t.lemma not in _VAGUE_VERBS
+        }
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    doc: Parsed
+    range: tuple[int, int]
+    hits: list[int]  # tokens matching question terms
+    weight: dict[str, float]
+    score: float
+    rank: int
+    coverage: float
+    lacks_predicate: float  # the question's predicate verb is not in the sentence
+
+
+def _kind_group(kind: str) -> str:
+    if kind in ("money", "percent", "duration", "ordinal"):
+        return "number"
+    return kind if kind in _KIND_GROUPS else "thing"
+
+
+def _is_term(lemma: str, pos: str, stop: bool) -> bool:
+    return (
+        not stop
+        and pos in _CONTENT
+        and lemma not in _NEVER_TERMS
+        and any(c.isalnum() for c in lemma)
+    )
+
+
+def _lemmas(doc: Parsed, s: tuple[int, int]) -> set[str]:
+    return {canon(doc.tokens[k].lemma) for k in range(*s)}
+
+
+def _idf(terms: list[str], sentence_lemmas: list[set[str]]) -> dict[str, float]:
+    """Rarer terms among the candidate sentences count for more."""
+    n = len(sentence_lemmas)
+    return {t: math.log(1 + n / (1 + sum(t in ls for ls in sentence_lemmas))) + 0.5 for t in terms}
+
+
+def _features(ctx: _Sentence, span: Span, whole: Span, ask: _Question) -> tuple[float, ...]:
+    doc = ctx.doc
+    toks = doc.tokens[span.first : span.last]
+    words = [t for t in toks if not t.stop] or list(toks)
+    atype = ask.type
+    f: dict[str, float] = {
+        "sentence": ctx.score,
+        "sentence_rank": float(ctx.rank),
+        "coverage": ctx.coverage,
+        "lacks_predicate": ctx.lacks_predicate,
+        "entity": float(span.label != "NP"),
+        "typed": float(bool(atype.labels)),
+        "trimmed": float(
+            any(
+                canon(doc.tokens[k].lemma) in ask.lemmas
+                for k in range(whole.first, whole.last)
+                if not span.first <= k < span.last
+            )
+        ),
+        "in_question": sum(canon(t.lemma) in ask.lemmas for t in words) / len(words),
+        "length": math.log1p(len(toks)),
+    }
+    if span.label in atype.labels:
+        f["type"] = 1.0 - 0.25 * atype.labels.index(span.label)
+    elif span.label == "NP" and not atype.labels:
+        f["type"] = 0.6
+    if atype.head is not None:
+        f["head"] = float(any(t.lemma == atype.head for t in doc.tokens[whole.first : whole.last]))
+        nearby = (span.first - 1, span.last)
+        f["head_next"] = float(
+            any(
+                ctx.range[0] <= k < ctx.range[1] and doc.tokens[k].lemma == atype.head
+                for k in nearby
+            )
+        )
+    outside = [k for k in ctx.hits if not span.first <= k < span.last]
+    if outside:
+        gap = min(span.first - k if k < span.first else k - span.last + 1 for k in outside)
+        f["near"] = 1.0 / (1.0 + gap)
+        f["tree"] = 1.0 / (1.0 + min(_tree_distance(doc, span, k) for k in outside))
+        lemma_weight = [ctx.weight[canon(doc.tokens[k].lemma)] for k in outside]
+        close = sum(
+            w
+            for k, w in zip(outside, lemma_weight, strict=True)
+            if span.first - 5 <= k < span.last + 5
+        )
+        f["window"] = close / sum(lemma_weight)
+        right = sum(k >= span.last for k in outside) / len(outside)
+        f["left_subject" if ask.wh_subject else "left_other"] = right
+    root = doc.tokens[_root(doc, span)]
+    f["attached"], f["role"] = _attachment(doc, root, ask)
+    f["subject"] = float(root.dep in ("nsubj", "nsubjpass"))
+    f["object"] = float(root.dep in ("dobj", "pobj", "attr", "appos", "oprd"))
+    group = _LABEL_GROUPS.get(span.label, "other")
+    f[f"{ask.kind}:{group}"] = 1.0
+    return tuple(f.get(name, 0.0) for name in FEATURES)
+
+
+def _attachment(doc: Parsed, root: Token, ask: _Question) -> tuple[float, float]:
+    if not 0 <= root.head < len(doc.tokens) or doc.tokens[root.head] is root:
+        return 0.0, 0.0
+    governor, prep = doc.tokens[root.head], ""
+    if root.dep == "pobj" and 0 <= governor.head < len(doc.tokens):
+        prep, governor = governor.lemma, doc.tokens[governor.head]
+    attached = float(canon(governor.lemma) in ask.lemmas)
+    same = governor.lemma == ask.verb and root.dep == ask.role and prep == ask.prep
+    return attached, float(same and bool(ask.verb))
+
+
+def _root(doc: Parsed, span: Span) -> int:
+    for j in range(span.first, span.last):
+        if not span.first <= doc.tokens[j].head < span.last:
+            return j
+    return span.first
+
+
+def _tree_distance(doc: Parsed, span: Span, k: int) -> int:
+    """Edges between the span's root and token k in the dependency tree (10 if unparsed)."""
+    path_a = _path_to_root(doc, _root(doc, span))
+    path_b = _path_to_root(doc, k)
+    if not path_a or not path_b:
+        return 10
+    common = set(path_a) & set(path_b)
+    if not common:
+        return 10
+    up_a = next(n for n, j in enumerate(path_a) if j in common)
+    up_b = next(n for n, j in enumerate(path_b) if j in common)
+    return up_a + up_b
+
+
+def _path_to_root(doc: Parsed, k: int) -> list[int]:
+    path = [k]
+    while doc.tokens[path[-1]].head not in (-1, path[-1]) and len(path) < 50:
+        path.append(doc.tokens[path[-1]].head)
+    return path if doc.tokens[k].head != -1 else []
