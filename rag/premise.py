@@ -57,7 +57,8 @@ class PremiseRules:
     # ... at which a word of a sentence naming the doer does ("talk" for "held a phone call")
     doer_similarity: float | None = 0.5
     window: int = 1  # sentences either side in which the event and its doer must be together
-    anchor_share: float = 0.6  # share of the question's key words one sentence must hold
+    anchor_share: float = 0.4  # share of the question's key words one sentence must hold
+    events: bool = True  # check the event of an event question (else names, numbers only)
 
 
 def premise_gaps(
@@ -81,20 +82,21 @@ def premise_gaps(
     for term in terms:
         if term.keys & forms or _surname_known(term, q_doc, forms):
             continue
-        if _strict(term, q_doc[term.i], focus):
+        if _strict(term, q_doc[term.i], focus, forms):
             gaps.append(term.text)
     event = event_verb(q_doc)
-    if event is not None and event.text not in gaps:
+    if rules.events and event is not None and event.text not in gaps:
         gaps += _event_gap(event, terms, indexes, words, rules)
     return tuple(dict.fromkeys(gaps))
 
 
-def _strict(term: KeyTerm, token: Token, focus: Token | None) -> bool:
+def _strict(term: KeyTerm, token: Token, focus: Token | None, forms: frozenset[str]) -> bool:
     """Whether the evidence must state this term of the question word for word: names (not
-    nationalities), numbers and dates (not the count of answers asked for: "What two
-    scientists"), and nouns narrowing the asked-for noun ("deputy director")."""
+    nationalities), numbers and dates (not the count of answers asked for, "What two
+    scientists", nor "first"/"one" as plain words), and a noun narrowing the asked-for noun
+    where the evidence uses that noun ("deputy" when the passages say "director")."""
     if term.kind in ("number", "date"):
-        return not _answer_count(token, focus)
+        return not (_answer_count(token, focus) or _plain_number_word(token))
     if token.ent_type_ in _LENIENT_NAMES and _describes(token):
         return False
     if term.kind == "name":
@@ -105,7 +107,13 @@ def _strict(term: KeyTerm, token: Token, focus: Token | None) -> bool:
         and token.dep_ == "compound"
         and token.pos_ == "NOUN"
         and token.head.i == focus.i
+        and bool(token_keys(focus) & forms)
     )
+
+
+def _plain_number_word(token: Token) -> bool:
+    """ "When did ABC first air", "at one site": words that count loosely, not a figure."""
+    return token.dep_ == "advmod" or token.lower_ in ("one", "first")
 
 
 def _describes(token: Token) -> bool:

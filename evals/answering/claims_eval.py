@@ -133,11 +133,17 @@ def old_checker(claims: Sequence[LabelledClaim]) -> list[bool]:
     return out
 
 
-def premise_checker(questions: Sequence[LabelledClaim]) -> list[bool]:
+def premise_checker(questions: Sequence[LabelledClaim], events: bool = True) -> list[bool]:
     """True when rag.premise finds no gap between the question and its paragraph."""
-    from rag.premise import premise_gaps
+    from rag.premise import PremiseRules, premise_gaps
 
-    return [not premise_gaps(q.claim, q.cited) for q in questions]
+    rules = PremiseRules(events=events)
+    return [not premise_gaps(q.claim, q.cited, rules) for q in questions]
+
+
+def premise_names_checker(questions: Sequence[LabelledClaim]) -> list[bool]:
+    """The premise check without its event part (names, numbers, dates, narrowing words)."""
+    return premise_checker(questions, events=False)
 
 
 def names_checker(questions: Sequence[LabelledClaim]) -> list[bool]:
@@ -154,6 +160,7 @@ def names_checker(questions: Sequence[LabelledClaim]) -> list[bool]:
 CHECKERS: dict[str, Checker] = {"claims": new_checker, "support score (before)": old_checker}
 PREMISE_CHECKERS: dict[str, Checker] = {
     "premise gaps": premise_checker,
+    "premise gaps, no events": premise_names_checker,
     "names check (before)": names_checker,
 }
 
