@@ -162,11 +162,15 @@ def test_the_readme_tables_cite_the_run_of_every_figure(tmp_path: Path) -> None:
     alone = performance_markdown(load_runs([first]))
     assert "combine" not in alone
     torch_row = next(line for line in alone.splitlines() if line.startswith("| torch |"))
-    assert "40.0" in torch_row and "0.646" in torch_row and torch_row.endswith("| [1] |")
+    assert "| 40.0 | 0.6457 | 0.9300 | +0.0000 | [1] |" in torch_row
     assert "sentence-transformers 6.3.0, torch 2.13.0" in torch_row
     int8_row = next(line for line in alone.splitlines() if line.startswith("| onnx-int8 |"))
-    assert "`model_int8.onnx`" in int8_row and "61.5" in int8_row
-    assert "[1] `" + str(first) + "`: full run started 2026-12-01T10:00:00+00:00" in alone
+    assert (
+        "`model_int8.onnx`" in int8_row
+        and "| 61.5 | 0.6431 |" in int8_row
+        and "+0.0026" in int8_row
+    )
+    assert f"[1] [`{first}`]({first}): full run started 2026-12-01T10:00:00+00:00" in alone
     assert "commit aaaaaaaaaa" in alone and "Test CPU, 2 cores" in alone
     assert "embedding 10.0 min" in alone
 
@@ -177,14 +181,14 @@ def test_the_readme_tables_cite_the_run_of_every_figure(tmp_path: Path) -> None:
     hybrid = next(x for x in lines if x.startswith("| quality, hybrid |"))
     assert "0.725" in hybrid and hybrid.endswith("| [2] |")
     assert next(x for x in lines if "Time to first token" in x).endswith("| [2] |")
-    assert "[2] `" in both and "commit bbbbbbbbbb" in both
+    assert "[2] [`" in both and "commit bbbbbbbbbb" in both
 
     later = _write(
         tmp_path / "c", _run("2026-12-03T10:00:00+00:00", "c" * 40, embedding=_embedding(55.0))
     )
     replaced = performance_markdown(load_runs([first, second, later]))
     torch_row = next(x for x in replaced.splitlines() if x.startswith("| torch |"))
-    assert "55.0" in torch_row and torch_row.endswith("| [3] |")  # the last run given wins
+    assert "| 55.0 |" in torch_row and torch_row.endswith("| [3] |")  # the last run given wins
     assert "- [1]" not in replaced  # a run none of whose figures is shown is not listed
 
 
