@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         f1["mean_logprob"].append(scores[int(np.argmax(mean))])
         f1["pmi"].append(scores[int(np.argmax(pmi))])
         f1["oracle_top_k"].append(max(scores))
+        done = len(f1["rule"])
+        if done % 10 == 0:  # partial figures: the model is slow on a busy machine
+            print(done, {k: round(statistics.fmean(v), 3) for k, v in f1.items()}, flush=True)
     figures = {k: round(statistics.fmean(v), 4) for k, v in f1.items()}
     figures["questions"] = len(qs)
     figures["model_ms_per_question"] = round(1000 * spent / len(qs), 1)
