@@ -236,7 +236,9 @@ def serve_peak_rss(
             except (urllib.error.URLError, OSError):
                 time.sleep(0.05)
         else:
-            stderr = proc.stderr.read().decode()[-300:] if proc.poll() is not None else ""
+            stderr = ""
+            if proc.poll() is not None and proc.stderr is not None:
+                stderr = proc.stderr.read().decode()[-300:]
             raise RuntimeError(f"`rag serve` did not come up: {stderr or 'timed out'}")
         import threading
 

@@ -14,6 +14,7 @@ import contextlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -102,7 +103,7 @@ def bench_command(
     from evals.datasets.beir import BeirError
 
     settings = settings_from_context(ctx)
-    given = {
+    given: dict[str, Any] = {
         "scifact": scifact,
         "squad": squad,
         "corpus": list(corpus) or None,

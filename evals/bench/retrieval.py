@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from evals.bench.results import Latency, Quality
+from evals.bench.results import Latency, Percentiles, Quality
 from evals.bench.stats import percentiles
 from index.embedding import Embedder
 from rag.config import RetrievalSettings
@@ -82,13 +82,14 @@ def latency(
 ) -> Latency:
     """p50/p95 per mode over the queries (top_k hits each)."""
     recorded = same_embedder(index, embedder)
-    out = {}
-    for mode in MODES:
+
+    def timed(mode: str) -> Percentiles:
         retriever = retriever_for(index, embedder, mode_retrieval(base, mode))
-        out[mode] = percentiles(
-            time_calls(lambda q, r=retriever: r.retrieve(q, base.top_k), queries)
-        )
-    return Latency(embedder=recorded, chunks=index.count(), **out)
+        return percentiles(time_calls(lambda q: retriever.retrieve(q, base.top_k), queries))
+
+    chunks = index.count()
+    dense, bm25, hybrid = (timed(mode) for mode in MODES)
+    return Latency(embedder=recorded, chunks=chunks, dense=dense, bm25=bm25, hybrid=hybrid)
 
 
 def quality(

@@ -113,17 +113,18 @@ def scifact(
     from index.store import open_index
 
     queries = list(data.queries.values())
-    named = {"dataset": data.name, "documents": len(docs), "queries": len(queries)}
     if peer_embeddings is not None:
-        ours_settings, peer, compared = bp.compare_indexing(
+        ours_settings, peer, indexing = bp.compare_indexing(
             docs, base, root, peer_embeddings, options.reps, "scifact", load_s, log
         )
-        indexing = dataclasses.replace(compared, **named)
     else:
         peer = None
         ours_settings = bi.fresh_settings(base, root, "scifact-ours")
         log("indexing SciFact")
-        indexing = Indexing(**named, ours=bi.index_docs(docs, ours_settings, load_s))
+        indexing = Indexing(ours=bi.index_docs(docs, ours_settings, load_s))
+    indexing = dataclasses.replace(
+        indexing, dataset=data.name, documents=len(docs), queries=len(queries)
+    )
     index = open_index(ours_settings)
     log("retrieval quality on SciFact (dense, bm25, hybrid)")
     quality = br.quality(index, embedder, settings.retrieval, data.queries, data.qrels)
@@ -173,7 +174,7 @@ def scale(data: BeirData, settings: Any, options: BenchOptions, log: Log) -> tup
     marker = scale_settings.data_dir / "complete.json"
     built = None
     if marker.is_file():
-        made = json.loads(marker.read_text())
+        made: dict[str, Any] = json.loads(marker.read_text())
         log(f"scale collection: reusing {scale_settings.data_dir}")
     else:
         bases = {"squad": squad_paragraphs(options.squad), "scifact": beir_documents(data)}
@@ -184,9 +185,9 @@ def scale(data: BeirData, settings: Any, options: BenchOptions, log: Log) -> tup
         scale_settings.data_dir.mkdir(parents=True, exist_ok=True)
         with bi.peak_rss() as peak:
             started = time.perf_counter()
-            made = sc.build_scale_index(docs, scale_settings, embedder, log)
+            stored = sc.build_scale_index(docs, scale_settings, embedder, log)
             built = (round(time.perf_counter() - started, 1), round(peak.mb, 1))
-        made.update(documents=len(docs), counts=counts)
+        made = {**stored, "documents": len(docs), "counts": counts}
         marker.write_text(json.dumps(made))
     index = open_index(scale_settings)
     chunks = index.count()

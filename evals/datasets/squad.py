@@ -81,7 +81,7 @@ def load_squad(path: str | Path, sample: int = 100, seed: int = 0) -> SquadEval:
                 )
             )
 
-    cases = []
+    cases: list[Case] = []
     for a, p, qa in chosen:
         answers = list(dict.fromkeys(ans["text"].strip() for ans in qa["answers"]))
         title = str(articles[a].get("title", f"article-{a}"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def _chunk(source: str, text: str = "text") -> Chunk:
     )  # fmt: skip
 
 
-def _answer(text: str, sources: list[str], *, cited: list[str] = (), supported=(), **kw):
+def _answer(text: str, sources: list[str], *, cited: Sequence[str] = (), supported=(), **kw):
     hits = tuple(Hit(_chunk(s), score=1.0 / (i + 1)) for i, s in enumerate(sources))
     citations = tuple(
         Citation(n=i + 1, source=s, title=s, chunk_id=f"{s}-0", start=0, end=4, text="<b>&")
