@@ -294,17 +294,18 @@ def eval_command(
         )
         return
     from evals.suite import SuiteError, combine, load_suite
-    from rag.backends.registry import names
+    from rag.backends.registry import UnknownBackend, check_name
 
     thresholds = parse_thresholds(fail_under, FIXED_METRICS)
     settings = settings_from_context(ctx)
     greedy = settings.llm.model_copy(update={"temperature": 0.0})
     settings = settings.model_copy(update={"llm": greedy})
     backends = backends or (settings.llm.backend,)
-    known = names()
     for name in (*backends, *([judge] if judge else [])):
-        if name not in known:
-            raise click.UsageError(f"Unknown backend '{name}'. Known: {', '.join(known)}.")
+        try:
+            check_name(name)
+        except UnknownBackend as err:
+            raise click.UsageError(str(err)) from None
     if squad_file:
         from evals.datasets.cache import cached_index_settings, ensure_index
         from evals.datasets.squad import SquadError, load_squad
