@@ -42,11 +42,11 @@ class WordSimilarity:
             self._embedder = get_embedder(IndexSettings())
         vectors = np.asarray(self._embedder.embed_documents(todo), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        vectors = vectors / np.where(norms == 0, 1.0, norms)
+        unit = vectors / np.where(norms == 0, 1.0, norms)
         with self._lock:
             if len(self._vectors) + len(todo) > _CACHED_WORDS:
                 self._vectors.clear()
-            self._vectors.update(zip(todo, vectors, strict=True))
+            self._vectors.update(zip(todo, unit, strict=True))
 
     def similar(self, word: str, others: Sequence[str], threshold: float) -> set[str]:
         """The words of `others` whose cosine with `word` reaches `threshold`."""

@@ -26,6 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evals.answering.common import (
     DEFAULT_SQUAD,
@@ -38,6 +39,9 @@ from evals.answering.common import (
     write_ids,
 )
 from index.sentences import split_sentences
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
 
 DEFAULT_SCIFACT = REPO_ROOT.parent / "shared" / "datasets" / "scifact"
 SQUAD_PER_SPLIT = 1000
@@ -165,7 +169,7 @@ def _swap(
 @dataclass(frozen=True)
 class _SquadSplit:
     golds: list[_Gold]
-    docs: dict[str, object]  # paragraph -> parsed Doc
+    docs: dict[str, Doc]  # paragraph -> parsed Doc
     pools: dict[str, dict[str, list[str]]]  # title -> entity label -> entity texts
 
 
@@ -247,7 +251,8 @@ def write_scifact_splits(root: Path = DEFAULT_SCIFACT) -> None:
     ids = sorted(_scifact_queries(root), key=int)
     random.Random(SPLIT_SEED).shuffle(ids)
     half = len(ids) // 2
-    for split, part in (("dev", ids[:half]), ("test", ids[half:])):
+    halves: tuple[tuple[Split, list[str]], ...] = (("dev", ids[:half]), ("test", ids[half:]))
+    for split, part in halves:
         header = (
             f"BEIR SciFact claim ids with evidence, {split} half: sorted by id, shuffled with "
             f"random.Random({SPLIT_SEED}), first half dev, second half test."

@@ -112,15 +112,11 @@ def old_checker(claims: Sequence[LabelledClaim]) -> list[bool]:
     from index.types import Chunk
     from rag.backends.base import Passage
     from rag.config import GroundingSettings
-
-    try:
-        from rag.support import SupportScorer
-    except ImportError:  # before the grounding module was split
-        from rag.grounding import SupportScorer  # type: ignore[attr-defined,no-redef]
+    from rag.support import SupportScorer
 
     scorer = SupportScorer(get_embedder(IndexSettings()), GroundingSettings())
     threshold = scorer.settings.support_threshold
-    chunks = {}
+    chunks: dict[str, Chunk] = {}
     for c in claims:
         if c.cited not in chunks:
             n = len(chunks)
@@ -149,10 +145,7 @@ def premise_names_checker(questions: Sequence[LabelledClaim]) -> list[bool]:
 def names_checker(questions: Sequence[LabelledClaim]) -> list[bool]:
     """The names check refusals used before: every capitalised word and number of the
     question occurs in the evidence (stemmed)."""
-    try:
-        from rag.terms import content_terms, name_terms
-    except ImportError:  # before the terms module was split out of grounding
-        from rag.grounding import content_terms, name_terms  # type: ignore[no-redef]
+    from rag.terms import content_terms, name_terms
 
     return [set(name_terms(q.claim)) <= set(content_terms(q.cited)) for q in questions]
 

@@ -56,7 +56,7 @@ def run_answering(
     from index.store import IndexMismatchError, StoreError
     from rag.backends.registry import UnknownBackend, check_name
 
-    failures = (SquadError, UnknownBackend, ValueError, OSError)
+    failures: tuple[type[Exception], ...] = (SquadError, UnknownBackend, ValueError, OSError)
     failures += (EmbeddingError, IndexBusyError, IndexMismatchError, StoreError)
 
     try:

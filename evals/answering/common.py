@@ -166,6 +166,11 @@ def contains_answer(reply: str, answers: Iterable[str]) -> bool:
     return any(m.normalize_answer(a) and _padded(a) in padded for a in answers)
 
 
+def f1_score(prediction: str, answers: Iterable[str]) -> float:
+    """SQuAD token F1 against the closest gold answer (0.0 when there is none)."""
+    return m.best_token_f1(prediction, answers) or 0.0
+
+
 def exact_match(prediction: str, answers: Iterable[str]) -> float:
     """SQuAD exact match: 1.0 when the normalised prediction equals a normalised gold answer."""
     norm = m.normalize_answer(prediction)
@@ -237,7 +242,7 @@ def ask_and_score(assistant: Any, backend: str, ask: Ask) -> Scored:
         abstained=answer.abstained,
         error=answer.error,
         correct=has_answers and contains_answer(answer.text, ask.answers),
-        f1=(m.best_token_f1(short, ask.answers) or 0.0) if has_answers else 0.0,
+        f1=f1_score(short, ask.answers) if has_answers else 0.0,
         em=exact_match(short, ask.answers) if has_answers else 0.0,
         hit_at_5=m.hit_at_k(ranked, {ask.source}, K) if ask.source else None,
         latency_ms=float(latency),

@@ -26,14 +26,15 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from evals import metrics as m
 from evals.answering.common import (
     SquadQuestion,
     article_split,
     contains_answer,
     exact_match,
+    f1_score,
     load_data,
 )
 from index.types import Chunk
@@ -56,7 +57,7 @@ def passage_of(text: str, title: str) -> Passage:
     return Passage(1, chunk)
 
 
-def questions(split: str, sample: int, seed: int = 1) -> tuple[list[SquadQuestion], dict]:
+def questions(split: str, sample: int, seed: int = 1) -> tuple[list[SquadQuestion], dict[str, str]]:
     data = load_data()
     titles = article_split(data.titles)[split]
     qs = data.questions_of(titles)
@@ -74,13 +75,32 @@ def parser_of(name: str) -> Callable[[str], Parsed]:
     return reader.parse
 
 
+@dataclass(frozen=True)
+class ReadRow:
+    """One question read with its gold paragraph, and how the reader did."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    prediction: str  # what `read` returns ("" for None)
+    score: float  # confidence of the pick
+    coverage: float  # the pick sentence's share of question words
+    pick_f1: float  # the best candidate, whatever its confidence
+    pick_em: float
+    sentence: str  # the pick's supporting sentence
+    f1: float
+    em: float
+    f1_or_quote: float  # F1 when a None is replaced by the quoted sentence
+    sentence_hit: bool  # the sentence holds a gold answer
+
+
 def evaluate(
     qs: Sequence[SquadQuestion],
     paragraphs: dict[str, str],
     parser: Callable[[str], Parsed],
     weights: Sequence[float] = reader.WEIGHTS,
     min_score: float = reader.MIN_SCORE,
-) -> tuple[dict[str, float], list[dict]]:
+) -> tuple[dict[str, float], list[ReadRow]]:
     rows = []
     spent = 0.0
     for q in qs:
@@ -100,35 +120,33 @@ def evaluate(
             pick = doc.span_text(best.first, best.last)
             pred = pick if score >= min_score and reader.fits_type(best) else ""
         rows.append(
-            {
-                "id": q.id,
-                "question": q.question,
-                "answers": list(q.answers),
-                "prediction": pred,
-                "score": round(score, 3),
-                "coverage": round(coverage, 3),
-                "pick_f1": m.best_token_f1(pick, q.answers) if pick else 0.0,
-                "pick_em": exact_match(pick, q.answers) if pick else 0.0,
-                "sentence": sentence,
-                "f1": m.best_token_f1(pred, q.answers) if pred else 0.0,
-                "em": exact_match(pred, q.answers) if pred else 0.0,
-                "f1_or_quote": m.best_token_f1(pred or sentence, q.answers)
-                if (pred or sentence)
-                else 0.0,
-                "sentence_hit": contains_answer(sentence, q.answers),
-            }
+            ReadRow(
+                id=q.id,
+                question=q.question,
+                answers=q.answers,
+                prediction=pred,
+                score=round(score, 3),
+                coverage=round(coverage, 3),
+                pick_f1=f1_score(pick, q.answers) if pick else 0.0,
+                pick_em=exact_match(pick, q.answers) if pick else 0.0,
+                sentence=sentence,
+                f1=f1_score(pred, q.answers) if pred else 0.0,
+                em=exact_match(pred, q.answers) if pred else 0.0,
+                f1_or_quote=f1_score(pred or sentence, q.answers) if (pred or sentence) else 0.0,
+                sentence_hit=contains_answer(sentence, q.answers),
+            )
         )
-    answered = [r for r in rows if r["prediction"]]
+    answered = [r for r in rows if r.prediction]
     figures = {
         "questions": len(rows),
-        "f1_pick": statistics.fmean(r["pick_f1"] for r in rows),
-        "em_pick": statistics.fmean(r["pick_em"] for r in rows),
-        "f1": statistics.fmean(r["f1"] for r in rows),
-        "em": statistics.fmean(r["em"] for r in rows),
+        "f1_pick": statistics.fmean(r.pick_f1 for r in rows),
+        "em_pick": statistics.fmean(r.pick_em for r in rows),
+        "f1": statistics.fmean(r.f1 for r in rows),
+        "em": statistics.fmean(r.em for r in rows),
         "answered": len(answered) / len(rows),
-        "f1_answered": statistics.fmean(r["f1"] for r in answered) if answered else 0.0,
-        "f1_or_quote": statistics.fmean(r["f1_or_quote"] for r in rows),
-        "sentence_hit": statistics.fmean(r["sentence_hit"] for r in rows),
+        "f1_answered": statistics.fmean(r.f1 for r in answered) if answered else 0.0,
+        "f1_or_quote": statistics.fmean(r.f1_or_quote for r in rows),
+        "sentence_hit": statistics.fmean(r.sentence_hit for r in rows),
         "ms_per_question": 1000 * spent / len(rows),
     }
     return figures, rows
@@ -153,7 +171,7 @@ def fit(
         cands = reader.candidates(q.question, [passage_of(text, q.title)], parser=parser)
         if not cands:
             continue
-        f1 = [m.best_token_f1(doc.span_text(c.first, c.last), q.answers) for c in cands]
+        f1 = [f1_score(doc.span_text(c.first, c.last), q.answers) for c in cands]
         if max(f1) > 0:
             groups.append((np.array([c.features for c in cands]), np.array(f1)))
     n_feat = len(reader.FEATURES)
@@ -202,7 +220,7 @@ def fit_confidence(
             best, share = ranked[0]
             x.append(reader.confidence_inputs(best, share))
             pick = parser(text).span_text(best.first, best.last)
-            y.append(m.best_token_f1(pick, q.answers) >= 0.5)
+            y.append(f1_score(pick, q.answers) >= 0.5)
     model = LogisticRegression().fit(np.array(x), np.array(y))
     return {
         "inputs": list(reader.CONFIDENCE_INPUTS),
@@ -248,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     figures, rows = evaluate(qs, paragraphs, parser, weights, args.min_score)
     figures["parse_ms_per_passage"] = parse_ms
     if args.dump:
-        args.dump.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        args.dump.write_text("".join(json.dumps(asdict(r)) + "\n" for r in rows))
     label = f"{args.split} {args.parser} " + (
         args.weights.name if args.weights else "hand" if args.hand else "fitted"
     )

@@ -16,16 +16,20 @@ import argparse
 import json
 import statistics
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from evals import metrics as m
+from evals.answering.common import f1_score
 from evals.answering.reader_eval import passage_of, questions
 from rag import reader
 from rag.backends.llama_cpp import bundled_model_path
 
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
-def _logprobs(llm, prefix: list[int], options: list[list[int]]) -> list[float]:
+
+def _logprobs(llm: Llama, prefix: list[int], options: list[list[int]]) -> list[float]:
     """Summed log-probability of each option's tokens after `prefix`."""
     llm.reset()
     llm.eval(prefix)
@@ -57,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         n_threads=1,
     )
     qs, paragraphs = questions("dev", args.sample, args.seed)
-    f1 = {"rule": [], "mean_logprob": [], "pmi": [], "oracle_top_k": []}
+    f1: dict[str, list[float]] = {"rule": [], "mean_logprob": [], "pmi": [], "oracle_top_k": []}
     spent = 0.0
     for q in qs:
         text = paragraphs[q.source]
@@ -87,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         spent += time.perf_counter() - t0
         mean = [v / len(t) for v, t in zip(lp, options, strict=True)]
         pmi = [a - b for a, b in zip(lp, lp0, strict=True)]
-        scores = [m.best_token_f1(span, q.answers) for _, span in picks]
+        scores = [f1_score(span, q.answers) for _, span in picks]
         f1["rule"].append(scores[0])
         f1["mean_logprob"].append(scores[int(np.argmax(mean))])
         f1["pmi"].append(scores[int(np.argmax(pmi))])

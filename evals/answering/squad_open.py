@@ -149,7 +149,8 @@ def run_squad_open(
     if missing:
         raise ValueError(f"{path}: {len(missing)} committed ids are not in the file: {missing[:3]}")
     assistant = Assistant(open_book_settings(data, settings, progress))
-    asks = [Ask(q.id, q.question, q.answers, q.source) for q in map(data.questions.get, ids)]
+    chosen = [data.questions[i] for i in ids]
+    asks = [Ask(q.id, q.question, q.answers, q.source) for q in chosen]
     return [
         summarise(split, name, ask_all(assistant, name, asks, on_question)) for name in backends
     ]

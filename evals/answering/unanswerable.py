@@ -46,6 +46,17 @@ class OutOfCorpusPlan:
     unanswerable: tuple[str, ...]  # question ids of held-out articles, in draw order
     answerable: tuple[str, ...]  # question ids of indexed articles, in draw order
 
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> OutOfCorpusPlan:
+        """The plan as `asdict` wrote it to the committed split file."""
+        return cls(
+            split=str(body["split"]),
+            indexed=tuple(body["indexed"]),
+            held_out=tuple(body["held_out"]),
+            unanswerable=tuple(body["unanswerable"]),
+            answerable=tuple(body["answerable"]),
+        )
+
 
 def out_of_corpus_plan(data: c.SquadData, split: str, n: int = N_QUESTIONS) -> OutOfCorpusPlan:
     """Cut the split's articles 12/12 (seeded) and draw n questions from each half."""
@@ -142,9 +153,7 @@ def _plan(
     body = json.loads(split_path(kind, split).read_text(encoding="utf-8"))
     q = data.questions
     if kind == "out-of-corpus":
-        plan = OutOfCorpusPlan(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in body.items() if k != "seed"}
-        )
+        plan = OutOfCorpusPlan.from_json(body)
         key = json.dumps([data.fingerprint, sorted(plan.indexed)])
         docs = data.documents_of(plan.indexed)
         settings = c.indexed_settings(settings, docs, "squad-ooc", split, key, progress=progress)
