@@ -1,6 +1,6 @@
 """The `rag` command: a click group whose subcommands are imported only when used.
 
-Each subcommand lives beside the code it drives (`index/cli.py`, `rag/cli_ask.py`,
+Each subcommand lives in its own module (`rag/cli_index.py`, `rag/cli_ask.py`,
 `ui/cli.py`, `evals/cli.py`, ...), so `rag ask` does not pay for importing Gradio.
 This module holds the group, the shared options (`--config`, `--data-dir`), settings
 loading for commands, and `rag config`. User mistakes end with a one-line message and
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 from typing import Any
 
 import click
+
+from index.offline import set_offline
 
 # Commands -> ("module:attribute", one-line help), imported lazily: `rag --help` imports none.
 COMMANDS = {
@@ -30,15 +31,6 @@ COMMANDS = {
     "bench": ("evals.bench.cli:bench_command", "Measure indexing, retrieval and answer speed."),
     "config": ("rag.cli:config_command", "Print the effective settings."),
 }
-
-
-def _offline_environment() -> None:
-    """Nothing may download at run time, and nothing phones home."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 class LazyGroup(click.Group):
@@ -74,7 +66,7 @@ class LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None, data_dir: str | None) -> None:
     """ragchat: answers questions over a folder of documents, with checked citations."""
-    _offline_environment()
+    set_offline()  # nothing may download at run time, and nothing phones home
     ctx.ensure_object(dict)
     ctx.obj["config_file"] = config_file
     ctx.obj["overrides"] = {"index": {"data_dir": data_dir}} if data_dir else {}

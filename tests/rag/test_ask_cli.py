@@ -8,13 +8,13 @@ marked slow) and with extractive; an out-of-corpus question is refused.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from index.offline import offline_env
 from rag.prompts import ABSTAIN_TEXT
 
 pytestmark = pytest.mark.e2e
@@ -37,12 +37,7 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 def run(args: list[str], data_dir: Path, stdin: str | None = None, timeout: int = 900):
-    env = os.environ | {
-        "RAG_DATA_DIR": str(data_dir),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "ANONYMIZED_TELEMETRY": "False",
-    }
+    env = offline_env(RAG_DATA_DIR=str(data_dir))
     env.pop("RAG_CONFIG", None)
     return subprocess.run(
         [*RAG, *args],

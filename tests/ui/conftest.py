@@ -7,7 +7,6 @@ RAG_DATA_DIR pointing at that index and an API key required on /v1.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from index import offline
+
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 API_KEY = "test-key-0123456789"
@@ -26,17 +27,8 @@ START_LIMIT_S = 300  # a guard against a hung start, not a speed target
 
 
 def offline_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        ANONYMIZED_TELEMETRY="False",
-        GRADIO_ANALYTICS_ENABLED="False",
-        TOKENIZERS_PARALLELISM="false",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
+    """index.offline's child environment, unbuffered so the server's lines arrive as printed."""
+    return offline.offline_env(None, **({"PYTHONUNBUFFERED": "1"} | extra))
 
 
 def rag(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
