@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from index.config import IndexSettings
-from index.embedding import embedder_name
+from index.embedding import settings_embedder_name
 from index.types import Chunk
 
 _PAGE = 2000  # rows fetched per `get` when reading the whole collection
@@ -70,7 +70,7 @@ class IndexMismatchError(RuntimeError):
 def recorded_settings(settings: IndexSettings, dimension: int = 0) -> dict[str, Any]:
     """What an index built with these settings records about itself."""
     return {
-        "embedding_model": embedder_name(settings.embedding_model, settings.embedding_backend),
+        "embedding_model": settings_embedder_name(settings),
         "dimension": dimension,
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap": settings.chunk_overlap,

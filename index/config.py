@@ -32,13 +32,41 @@ class IndexSettings(BaseModel):
             "or a path to a local sentence-transformers model folder."
         ),
     )
-    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+    embedding_backend: Literal["torch", "onnx", "onnx-int8", "openai"] = Field(
         "onnx-int8",
         description=(
             "How the embedding model runs: 'torch' (sentence-transformers), 'onnx' (a local "
-            "ONNX export on ONNX Runtime) or 'onnx-int8' (the same, int8-quantized). "
+            "ONNX export on ONNX Runtime), 'onnx-int8' (the same, int8-quantized) or 'openai' "
+            "(any OpenAI-compatible `/v1/embeddings` server, see embedding_base_url). "
             "Changing it requires `rag index --rebuild`."
         ),
+    )
+    embedding_base_url: str | None = Field(
+        None,
+        description=(
+            "Base URL of the OpenAI-compatible embeddings server (e.g. http://HOST:PORT/v1) "
+            "when embedding_backend = 'openai'."
+        ),
+    )
+    embedding_remote_model: str = Field(
+        "default",
+        description=(
+            "Model name sent to the embeddings server; the index records it as "
+            "'openai:<name>', so name the model itself rather than an alias."
+        ),
+    )
+    embedding_api_key_env: str = Field(
+        "OPENAI_API_KEY",
+        description="Name of the environment variable holding the embeddings server's key.",
+    )
+    embedding_concurrency: int = Field(
+        2, ge=1, le=64, description="Embedding requests in flight at once (remote backend)."
+    )
+    embedding_timeout: float = Field(
+        120.0, gt=0, description="Seconds before an embedding request is abandoned (remote)."
+    )
+    embedding_retries: int = Field(
+        2, ge=0, le=10, description="Retries of a failed embedding request (remote)."
     )
     embedding_cache_dir: Path | None = Field(
         None,
@@ -47,7 +75,9 @@ class IndexSettings(BaseModel):
             "else ~/.cache/ragchat/onnx; exported once per machine from the bundled model)."
         ),
     )
-    embedding_batch_size: int = Field(64, ge=1, description="Texts embedded per batch.")
+    embedding_batch_size: int = Field(
+        64, ge=1, description="Texts embedded per batch (per request for the remote backend)."
+    )
     chunk_tokens: int = Field(
         256, ge=32, le=4096, description="Target chunk size in tokens (tiktoken cl100k)."
     )

