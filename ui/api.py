@@ -248,6 +248,9 @@ def build_router(assistant: Any, settings: Settings) -> APIRouter:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
+    from ui.embeddings_api import build_embeddings_router  # it imports APIError from here
+
+    router.include_router(build_embeddings_router(settings))
     return router
 
 
