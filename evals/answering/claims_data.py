@@ -39,6 +39,7 @@ from evals.answering.common import (
     write_ids,
 )
 from index.sentences import split_sentences
+from rag.keyterms import DATE_TYPES, NAME_TYPES, NUMBER_TYPES
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc
@@ -46,28 +47,7 @@ if TYPE_CHECKING:
 DEFAULT_SCIFACT = REPO_ROOT.parent / "shared" / "datasets" / "scifact"
 SQUAD_PER_SPLIT = 1000
 # Entity types that name one thing or amount, so another of the type is a different claim.
-SWAP_TYPES = frozenset(
-    [
-        "PERSON",
-        "NORP",
-        "FAC",
-        "ORG",
-        "GPE",
-        "LOC",
-        "PRODUCT",
-        "EVENT",
-        "WORK_OF_ART",
-        "LAW",
-        "LANGUAGE",
-        "DATE",
-        "TIME",
-        "PERCENT",
-        "MONEY",
-        "QUANTITY",
-        "ORDINAL",
-        "CARDINAL",
-    ]
-)
+SWAP_TYPES = NAME_TYPES | DATE_TYPES | NUMBER_TYPES
 _WORD = re.compile(r"\w+")
 _SKIP_WORDS = frozenset(["the", "a", "an", "of", "and", "in", "on", "at", "s"])
 

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from evals.answering.common import SquadData
 
 # Higher is better for all of them (false refusals are checked as answerable_accuracy).
 ANSWERING_METRICS = (
@@ -86,6 +89,47 @@ def run_answering(
         (out_dir / f"{name}.json").write_text(json.dumps(data, ensure_ascii=False, indent=1))
         (out_dir / f"{name}.md").write_text(markdown)
     return markdown, metrics, data
+
+
+def script_main(
+    *,
+    squad_open: str | None = None,
+    unanswerable: str | None = None,
+    kind: str = "out-of-corpus",
+    split: str,
+    backends: Sequence[str],
+    limit: int | None,
+    json_out: str | None,
+    write_splits: Callable[[SquadData], list[Path]] | None = None,
+) -> None:
+    """What `python -m evals.answering.squad_open` / `.unanswerable` do: regenerate the
+    committed question sets (`write_splits`), or run the eval, print its table and write the
+    JSON results to `json_out`."""
+    from evals.answering.common import load_data
+    from evals.datasets.squad import SquadError
+    from rag.config import load_settings
+
+    if write_splits is not None:
+        try:
+            written = write_splits(load_data(squad_open or unanswerable or ""))
+        except (SquadError, ValueError, OSError) as err:
+            raise AnsweringEvalError(str(err)) from None
+        click.echo("".join(f"Wrote {path}\n" for path in written), nl=False)
+        return
+    settings = load_settings()
+    markdown, _, data = run_answering(
+        settings,
+        squad_open=squad_open,
+        unanswerable=unanswerable,
+        kind=kind,
+        split=split,
+        backends=backends or (settings.llm.backend,),
+        limit=limit,
+        out_dir=None,
+    )
+    if json_out:
+        Path(json_out).write_text(json.dumps(data, indent=1))
+    click.echo(markdown)
 
 
 def answering_command(

@@ -19,7 +19,6 @@ does not print anything.
 from __future__ import annotations
 
 import random
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any, Literal
 
 from evals import metrics as m
 from index.types import Document
+from rag.citations import MARKER_RE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SQUAD = REPO_ROOT.parent / "shared" / "datasets" / "squad" / "dev-v1.1.json"
@@ -36,7 +36,6 @@ SPLIT_SEED = 20261204
 SPLITS = ("dev", "test")
 Split = Literal["dev", "test"]
 K = 5  # hit@k of the gold paragraph
-_MARKER = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
 
 
 @dataclass(frozen=True)
@@ -162,7 +161,7 @@ def _padded(text: str) -> str:
 
 def contains_answer(reply: str, answers: Iterable[str]) -> bool:
     """A gold answer appears in the reply as whole words, after SQuAD normalisation."""
-    padded = _padded(_MARKER.sub(" ", reply))
+    padded = _padded(MARKER_RE.sub(" ", reply))
     return any(m.normalize_answer(a) and _padded(a) in padded for a in answers)
 
 
@@ -184,7 +183,7 @@ def short_answer_of(answer: Any) -> tuple[str, str]:
     text = getattr(short, "text", None) if short is not None else None
     if isinstance(text, str) and text.strip():
         return text.strip(), "short_answer"
-    return " ".join(_MARKER.sub(" ", answer.text).split()), "reply"
+    return " ".join(MARKER_RE.sub(" ", answer.text).split()), "reply"
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,7 @@ report test. This module does not build the index itself (evals.datasets does) o
 
 from __future__ import annotations
 
-import json
 import random
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,28 +198,16 @@ def main(
     regenerate: bool,
 ) -> None:
     """Open-book SQuAD answer accuracy, F1/EM, hit@5, refusals and latency per backend."""
-    from evals.datasets.squad import SquadError
-    from rag.config import load_settings
+    from evals.answering.cli import script_main
 
-    try:
-        if regenerate:
-            for written in write_splits(load_data(path)):
-                click.echo(f"Wrote {written}")
-            return
-        settings = load_settings()
-        results = run_squad_open(
-            split,
-            backends or (settings.llm.backend,),
-            settings,
-            path=path,
-            limit=limit,
-            progress=sys.stderr.isatty(),
-        )
-    except (SquadError, ValueError, OSError) as err:
-        raise click.ClickException(str(err)) from None
-    if json_out:
-        Path(json_out).write_text(json.dumps([r.to_json() for r in results], indent=1))
-    click.echo(results_markdown(results))
+    script_main(
+        squad_open=path,
+        split=split,
+        backends=backends,
+        limit=limit,
+        json_out=json_out,
+        write_splits=write_splits if regenerate else None,
+    )
 
 
 if __name__ == "__main__":

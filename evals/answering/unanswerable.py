@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -236,29 +235,17 @@ def main(
     regenerate: bool,
 ) -> None:
     """Refusal rate on unanswerable questions and false refusals on answerable ones."""
-    from evals.datasets.squad import SquadError
-    from rag.config import load_settings
+    from evals.answering.cli import script_main
 
-    try:
-        if regenerate:
-            for written in write_splits(c.load_data(path)):
-                click.echo(f"Wrote {written}")
-            return
-        settings = load_settings()
-        results = run_unanswerable(
-            kind,
-            split,
-            backends or (settings.llm.backend,),
-            settings,
-            path=path,
-            limit=limit,
-            progress=sys.stderr.isatty(),
-        )
-    except (SquadError, ValueError, OSError) as err:
-        raise click.ClickException(str(err)) from None
-    if json_out:
-        Path(json_out).write_text(json.dumps([r.to_json() for r in results], indent=1))
-    click.echo(results_markdown(results))
+    script_main(
+        unanswerable=path,
+        kind=kind,
+        split=split,
+        backends=backends,
+        limit=limit,
+        json_out=json_out,
+        write_splits=write_splits if regenerate else None,
+    )
 
 
 if __name__ == "__main__":

@@ -68,18 +68,7 @@ def load_squad(path: str | Path, sample: int = 100, seed: int = 0) -> SquadEval:
     for a in used_articles:
         title = str(articles[a].get("title", f"article-{a}"))
         for p, para in enumerate(articles[a]["paragraphs"]):
-            text = para["context"]
-            documents.append(
-                Document(
-                    path="",
-                    source=f"{title}/{p}",
-                    text=text,
-                    title=title.replace("_", " "),
-                    date=None,
-                    kind="txt",
-                    content_hash=hashlib.sha256(text.encode()).hexdigest(),
-                )
-            )
+            documents.append(_paragraph(title, f"{title}/{p}", para["context"]))
 
     cases: list[Case] = []
     for a, p, qa in chosen:
@@ -101,22 +90,24 @@ def load_squad(path: str | Path, sample: int = 100, seed: int = 0) -> SquadEval:
     return SquadEval(name, documents, Suite(name=name, cases=cases, path=str(path)), fingerprint)
 
 
+def _paragraph(title: str, source: str, text: str) -> Document:
+    """One SQuAD paragraph as a Document of its article (the title shown with spaces)."""
+    return Document(
+        path="",
+        source=source,
+        text=text,
+        title=title.replace("_", " "),
+        date=None,
+        kind="txt",
+        content_hash=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
 def squad_paragraphs(path: Path) -> list[Document]:
     """Every paragraph of a SQuAD v1.1 file, one document each (source squad/<title>/<n>)."""
     docs = []
     for article in _read(path):
         title = str(article.get("title", "untitled"))
         for n, para in enumerate(article["paragraphs"]):
-            text = para["context"]
-            docs.append(
-                Document(
-                    path="",
-                    source=f"squad/{title}/{n}",
-                    text=text,
-                    title=title.replace("_", " "),
-                    date=None,
-                    kind="txt",
-                    content_hash=hashlib.sha256(text.encode()).hexdigest(),
-                )
-            )
+            docs.append(_paragraph(title, f"squad/{title}/{n}", para["context"]))
     return docs

@@ -15,7 +15,6 @@ that catches hangs, it is not a speed target.
 from __future__ import annotations
 
 import itertools
-import re
 import statistics
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ import pytest
 from gradio_client import Client
 
 from evals.suite import load_suite
+from rag.citations import MARKER_RE
 from tests.ui.conftest import API_KEY, CORPUS, ServerProcess, offline_env, rag, start_server
 
 pytestmark = [
@@ -40,7 +40,6 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[2]
 SESSIONS = 20  # half API, half web
 PER_SESSION = 10  # 200 questions in all
-MARKER = re.compile(r"\[\d+\]")  # a citation marker in the answer bubble
 RUN_GUARD_S = 600  # catches a hang or a deadlock; the printed figures are the measurement
 OUT_OF_CORPUS = [
     "What is the boiling point of water at sea level?",
@@ -147,7 +146,7 @@ def web_session(url: str, script: list[str]) -> list[Result]:
                 "web",
                 question,
                 seconds,
-                cited='class="rag-source"' in sources and bool(MARKER.search(bubble)),
+                cited='class="rag-source"' in sources and bool(MARKER_RE.search(bubble)),
                 abstained="rag-abstain" in bubble,
                 error=error,
             )
