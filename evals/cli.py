@@ -248,6 +248,12 @@ def _run_beir(ctx, directory: str, as_json: bool, fail_under: tuple[str, ...]) -
 @click.option("--kind", type=click.Choice(["out-of-corpus", "near-miss"]), default="out-of-corpus")
 @click.option("--split", type=click.Choice(["dev", "test"]), default="dev", help="Tune on dev.")
 @click.option("--limit", type=int, default=None, help="Ask only the first N committed questions.")
+@click.option(
+    "--export-feedback",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the web chat's thumbs-down answers to FILE as a suite to complete.",
+)
 @click.pass_context
 def eval_command(
     ctx: click.Context,
@@ -266,8 +272,14 @@ def eval_command(
     kind: str,
     split: str,
     limit: int | None,
+    export_feedback: str | None,
 ) -> None:
     """Measure retrieval, answers, citations and refusals per backend."""
+    if export_feedback:
+        from evals.feedback_export import export_command
+
+        click.echo(export_command(settings_from_context(ctx), Path(export_feedback)))
+        return
     chosen = sum(bool(x) for x in (suites, beir_dir, squad_file, squad_open, unanswerable))
     if chosen != 1:
         raise click.UsageError(

@@ -1,8 +1,9 @@
 """The Gradio Blocks web chat: streaming cited answers, sources panel, backend and retrieval
 controls, uploads and index status.
 
-Each browser session keeps its own `Conversation` (gr.State): the messages sent to the
-assistant as history, and the markup shown in the chat. The handlers here only translate
+Each browser tab keeps its own `ChatSession` (gr.State, see ui.history); every question and
+answer is saved in the user's conversation as it happens, and the sidebar (ui.history) lists,
+reopens, renames, deletes, searches and exports them. The handlers here only translate
 between widgets and the assistant's public API (`validate`, `stream`, `backend_statuses`,
 `index_status`, `sources`, `reload_index`) and the backend registry; all checking, retrieval,
 answering and grounding happens in `rag`, all markup in `ui.render`, all upload checks in
@@ -13,7 +14,6 @@ any backend whose options have them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
@@ -23,6 +23,9 @@ from rag.backends.base import BackendError
 from rag.config import Settings
 from rag.types import Answer, AnswerStream, Message
 from ui import render
+from ui.conversations import ConversationStore
+from ui.history import ChatSession, HistoryHandlers, Sidebar
+from ui.state_db import db_path
 from ui.uploads import ingest_uploads, supported_suffixes
 
 EXAMPLES = [
@@ -32,15 +35,6 @@ EXAMPLES = [
 ]
 # Options the chat lets a user change per question, for a backend that has them all.
 SERVER_OPTIONS = ("base_url", "model")
-
-
-@dataclass
-class Conversation:
-    """One browser session's chat: what the assistant sees and what the page shows."""
-
-    messages: list[Message] = field(default_factory=list)
-    display: list[dict[str, str]] = field(default_factory=list)
-    last: Answer | None = None
 
 
 def server_options(settings: Settings, backend: str) -> dict[str, str] | None:
@@ -64,9 +58,13 @@ def _failed_answer(message: str, backend: str) -> Answer:
 class ChatHandlers:
     """The event handlers, bound to one assistant and the server's settings."""
 
-    def __init__(self, settings: Settings, assistant: Any) -> None:
+    def __init__(
+        self, settings: Settings, assistant: Any, store: ConversationStore | None = None
+    ) -> None:
         self.settings = settings
         self.assistant = assistant
+        self.store = store  # None: conversations are not saved
+        self.history = HistoryHandlers(store)
 
     # --- status -------------------------------------------------------------------------
     def backend_choices(self) -> list[tuple[str, str]]:
@@ -122,18 +120,19 @@ class ChatHandlers:
     def respond(
         self,
         question: str,
-        conv: Conversation,
+        conv: ChatSession,
         backend: str,
         base_url: str,
         model: str,
         top_k: float,
         hybrid: bool,
         sources: list[str] | None,
+        request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         question = (question or "").strip()
         if not question:
             gr.Info("Type a question first.")
-            yield conv.display, question, render.sources_html(conv.last), conv
+            yield conv.display, question, render.sources_html(conv.last), conv, gr.update()
             return
         problem = self.assistant.validate(question)
         if problem:
@@ -144,13 +143,19 @@ class ChatHandlers:
         if server_options(self.settings, backend) is not None:
             given = dict(zip(SERVER_OPTIONS, (base_url, model), strict=True))
             options = {k: v.strip() for k, v in given.items() if v}
+        # the question is saved before answering, so a stopped answer still leaves it
+        conversation_id, question_id = self.history.save(request, conv.id, "user", question)
         display = [
             *conv.display,
             {"role": "user", "content": render.question_html(question)},
             {"role": "assistant", "content": render.streaming_html("…")},
         ]
+        asking = ChatSession(
+            messages=list(conv.messages), display=display, last=conv.last, id=conversation_id,
+            message_ids=[*conv.message_ids, question_id, None],
+        )  # fmt: skip
         searching = '<div class="rag-sources"><p>Searching the documents…</p></div>'
-        yield display, "", searching, conv
+        yield display, "", searching, asking, self.history.listing_for(request, conversation_id)
         partial = ""
         try:
             stream = AnswerStream(
@@ -165,12 +170,13 @@ class ChatHandlers:
             for piece in stream:
                 partial += piece
                 display[-1] = {"role": "assistant", "content": render.streaming_html(partial)}
-                yield display, "", searching, conv
+                yield display, "", searching, asking, gr.update()
             final = stream.answer
         except Exception as err:  # the chat must survive anything the stack raises
             final = _failed_answer(str(err) or type(err).__name__, backend)
         display[-1] = {"role": "assistant", "content": render.answer_html(final)}
-        new = Conversation(
+        _, answer_id = self.history.save(request, conversation_id, "assistant", final.text, final)
+        new = ChatSession(
             messages=[
                 *conv.messages,
                 Message(role="user", content=question),
@@ -178,11 +184,16 @@ class ChatHandlers:
             ],
             display=display,
             last=final,
+            id=conversation_id,
+            message_ids=[*conv.message_ids, question_id, answer_id],
         )
-        yield display, "", render.sources_html(final), new
-
-    def clear(self) -> tuple[Any, ...]:
-        return [], "", render.sources_html(None), Conversation()
+        yield (
+            display,
+            "",
+            render.sources_html(final),
+            new,
+            self.history.listing_for(request, conversation_id),
+        )
 
     # --- uploads ------------------------------------------------------------------------
     def upload(
@@ -213,13 +224,23 @@ class ChatHandlers:
         )
 
 
-def build_blocks(settings: Settings, assistant: Any) -> gr.Blocks:
-    """The web chat's Blocks (not launched: `ui.server` mounts it)."""
-    h = ChatHandlers(settings, assistant)
+def build_blocks(
+    settings: Settings, assistant: Any, store: ConversationStore | None = None
+) -> gr.Blocks:
+    """The web chat's Blocks (not launched: `ui.server` mounts it).
+
+    Conversations are saved in `store`, by default the web app database in the data dir.
+    """
+    if store is None:
+        store = ConversationStore.open(db_path(settings.index.data_dir))
+    h = ChatHandlers(settings, assistant, store)
+    hist = h.history
     default_backend = settings.llm.backend
     names = registry.names()
     with gr.Blocks(title="ragchat") as blocks:
-        conv = gr.State(Conversation())
+        conv = gr.State(ChatSession())
+        rated = gr.State(None)  # the stored id of the answer the note box is about
+        bar = Sidebar.build()
         gr.Markdown("## ragchat: answers from your documents, with checked citations")
         index_status = gr.HTML(elem_id="index-status")
         with gr.Row():
@@ -229,10 +250,16 @@ def build_blocks(settings: Settings, assistant: Any) -> gr.Blocks:
                     elem_id="chat",
                     height=520,
                     latex_delimiters=[],
-                    feedback_options=None,
                     buttons=["copy"],
                     placeholder="Ask about the documents, or pick an example below.",
                 )
+                with gr.Row(visible=False, elem_id="feedback-note-row") as note_row:
+                    note = gr.Textbox(
+                        label="What was wrong with this answer? (optional)",
+                        elem_id="feedback-note",
+                        scale=6,
+                    )
+                    save_note = gr.Button("Save note", elem_id="save-note", scale=1)
                 with gr.Row():
                     question = gr.Textbox(
                         show_label=False,
@@ -242,8 +269,12 @@ def build_blocks(settings: Settings, assistant: Any) -> gr.Blocks:
                         max_lines=4,
                     )
                     ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
-                clear = gr.Button("Clear conversation", elem_id="clear", size="sm")
-                gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="Examples")
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
+                clear = gr.Button("New conversation", elem_id="clear", size="sm")
+                with gr.Column(elem_id="examples"):
+                    gr.Examples(
+                        examples=[[q] for q in EXAMPLES], inputs=[question], label="Examples"
+                    )
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
                 sources = gr.HTML(render.sources_html(None), elem_id="sources")
@@ -292,12 +323,15 @@ def build_blocks(settings: Settings, assistant: Any) -> gr.Blocks:
             upload_result = gr.HTML(elem_id="upload-result")
 
         chat_inputs = [question, conv, backend, base_url, model, top_k, hybrid, source_filter]
-        chat_outputs = [chatbot, question, sources, conv]
+        chat_outputs = [chatbot, question, sources, conv, bar.conversations]
         # "/chat" is the named endpoint for gradio_client (the load and fault tests use it)
-        ask.click(h.respond, chat_inputs, chat_outputs, api_name="chat")
-        question.submit(h.respond, chat_inputs, chat_outputs, api_name="chat_submit")
-        clear.click(h.clear, None, chat_outputs, queue=False)
-        chatbot.clear(h.clear, None, chat_outputs, queue=False)  # the chat's own trash button
+        asked = ask.click(h.respond, chat_inputs, chat_outputs, api_name="chat")
+        submitted = question.submit(h.respond, chat_inputs, chat_outputs, api_name="chat_submit")
+        stop.click(None, None, None, cancels=[asked, submitted], queue=False)
+        bar.wire(blocks, hist, chatbot, question, sources, conv, clear)
+        chatbot.like(hist.like, conv, [note_row, note, rated])
+        save_note.click(hist.save_note, [rated, note], [note_row, note])
+        note.submit(hist.save_note, [rated, note], [note_row, note])
         backend.change(h.show_server_options, backend, [server_row, base_url, model])
         add.click(h.upload, files, [upload_result, index_status, source_filter, files])
         blocks.load(h.on_load, backend, [backend, index_status, source_filter])

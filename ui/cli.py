@@ -16,14 +16,19 @@ from rag.cli import settings_from_context
 @click.command("serve")
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1: this machine).")
 @click.option("--port", type=int, default=None, help="Port (default 7860; 0 picks a free one).")
-@click.option("--auth", default=None, metavar="USER:PASS", help="Require basic auth.")
+@click.option(
+    "--auth",
+    multiple=True,
+    metavar="USER:PASS",
+    help="Require basic auth (repeat for several users; each sees only their conversations).",
+)
 @click.option("--backend", default=None, help="Backend selected when the chat opens.")
 @click.pass_context
 def serve_command(
     ctx: click.Context,
     host: str | None,
     port: int | None,
-    auth: str | None,
+    auth: tuple[str, ...],
     backend: str | None,
 ) -> None:
     """Serve the web chat on http://HOST:PORT/ and the API on /v1."""
@@ -31,7 +36,7 @@ def serve_command(
     from ui.server import check_port_free, parse_auth, serve
 
     overrides = {
-        "server": {"host": host, "port": port, "auth": auth},
+        "server": {"host": host, "port": port, "auth": ",".join(auth) or None},
         "llm": {"backend": backend},
     }
     settings = settings_from_context(ctx, overrides)

@@ -2,8 +2,10 @@
 
 `create_app` wires the pieces and the optional basic auth; `serve` runs it with uvicorn and
 prints the URL once the socket is listening (port 0 picks a free port, and the printed URL has
-the real one). Basic auth (`server.auth`, 'user:pass') covers the whole server; /v1 is left to
-its API key when one is configured, because API clients send `Authorization: Bearer`.
+the real one). Basic auth (`server.auth`, 'user:pass', several users separated by commas)
+covers the whole server, and the signed-in name is the Gradio user (`gr.Request.username`),
+which keeps each user's conversations apart; /v1 is left to its API key when one is
+configured, because API clients send `Authorization: Bearer`.
 This module holds no chat or retrieval logic.
 """
 
@@ -17,45 +19,62 @@ import socket
 import sys
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag.config import Settings
 
 
-def parse_auth(value: str) -> tuple[str, str]:
-    """'user:pass' -> (user, pass). Raises ValueError with a readable message."""
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise ValueError("--auth must look like USER:PASSWORD (both non-empty).")
-    return user, password
+def parse_auth(value: str) -> dict[str, str]:
+    """'ann:pw1,bob:pw2' -> {'ann': 'pw1', 'bob': 'pw2'}. Raises ValueError, readably."""
+    users: dict[str, str] = {}
+    for item in value.split(","):
+        user, sep, password = item.strip().partition(":")
+        if not sep or not user or not password:
+            raise ValueError(
+                "--auth must look like USER:PASSWORD (both non-empty; several users: "
+                "USER:PASSWORD,USER2:PASSWORD2)."
+            )
+        if user in users:
+            raise ValueError(f"--auth names the user '{user}' twice.")
+        users[user] = password
+    return users
+
+
+def basic_credentials(headers: list[tuple[bytes, bytes]]) -> tuple[str, str] | None:
+    """(user, password) from an `Authorization: Basic` header, None when there is none."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "basic":
+                return None
+            try:
+                given = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+            except (binascii.Error, ValueError):
+                return None
+            user, sep, password = given.partition(":")
+            return (user, password) if sep else None
+    return None
 
 
 class BasicAuthMiddleware:
     """HTTP basic auth for every request except the paths that have their own key."""
 
-    def __init__(
-        self, app: ASGIApp, user: str, password: str, exempt: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, app: ASGIApp, users: dict[str, str], exempt: tuple[str, ...] = ()) -> None:
         self.app = app
-        self.expected = f"{user}:{password}".encode()
+        self.users = {user: password.encode() for user, password in users.items()}
         self.exempt = exempt
 
     def _allowed(self, scope: Scope) -> bool:
         path = scope.get("path", "")
         if any(path == p or path.startswith(p + "/") for p in self.exempt):
             return True
-        for name, value in scope.get("headers", []):
-            if name == b"authorization":
-                scheme, _, token = value.decode("latin-1").partition(" ")
-                if scheme.lower() != "basic":
-                    return False
-                try:
-                    given = base64.b64decode(token.strip(), validate=True)
-                except (binascii.Error, ValueError):
-                    return False
-                return secrets.compare_digest(given, self.expected)
-        return False
+        given = basic_credentials(scope.get("headers", []))
+        if given is None:
+            return False
+        # compare against a dummy for unknown users too, so timing does not reveal names
+        expected = self.users.get(given[0], b"\0" * 16)
+        return secrets.compare_digest(given[1].encode(), expected) and given[0] in self.users
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or self._allowed(scope):
@@ -98,6 +117,13 @@ def create_app(settings: Settings, assistant: Any | None = None) -> FastAPI:
 
     blocks = build_blocks(settings, assistant)
     blocks.queue(default_concurrency_limit=settings.server.concurrency)
+    users = parse_auth(settings.server.auth) if settings.server.auth else None
+
+    def signed_in_user(request: Request) -> str | None:
+        """The basic-auth user (the middleware already checked the password)."""
+        given = basic_credentials(list(request.headers.raw))
+        return given[0] if given else None
+
     app = gr.mount_gradio_app(
         app,
         blocks,
@@ -111,11 +137,11 @@ def create_app(settings: Settings, assistant: Any | None = None) -> FastAPI:
         max_file_size=f"{int(settings.server.max_upload_mb * 1024)}kb",
         ssr_mode=False,
         mcp_server=False,
+        auth_dependency=signed_in_user if users else None,
     )
-    if settings.server.auth:
-        user, password = parse_auth(settings.server.auth)
+    if users:
         exempt = ("/v1",) if os.environ.get(settings.server.api_key_env) else ()
-        app.add_middleware(BasicAuthMiddleware, user=user, password=password, exempt=exempt)
+        app.add_middleware(BasicAuthMiddleware, users=users, exempt=exempt)
     return app
 
 

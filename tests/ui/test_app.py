@@ -10,7 +10,8 @@ import pytest
 from rag.config import load_settings
 from rag.pipeline_steps import question_problem
 from rag.types import Answer, TextPiece
-from ui.app import ChatHandlers, Conversation, server_options
+from ui.app import ChatHandlers, server_options
+from ui.history import ChatSession
 
 
 class StreamingAssistant:
@@ -38,7 +39,7 @@ def handlers() -> ChatHandlers:
 
 def _respond(h: ChatHandlers, question: str, backend: str = "extractive") -> list[tuple]:
     events: Iterator[tuple] = h.respond(
-        question, Conversation(), backend, "http://127.0.0.1:9/v1", "m2", 5, True, []
+        question, ChatSession(), backend, "http://127.0.0.1:9/v1", "m2", 5, True, []
     )
     # the handler updates one display list in place: keep what each step showed
     return [(list(display), *rest) for display, *rest in events]
@@ -48,7 +49,7 @@ def test_the_answer_streams_then_the_checked_text_replaces_it(handlers):
     steps = _respond(handlers, "Who is the director of the SVR?")
     streamed = [display[-1]["content"] for display, *_ in steps[1:-1]]
     assert any("[7]" in html for html in streamed)  # the raw text is shown as it streams
-    display, box, _sources, conv = steps[-1]
+    display, box, _sources, conv, _listing = steps[-1]
     assert "Naryshkin." in display[-1]["content"] and "[7]" not in display[-1]["content"]
     assert box == "" and [m.content for m in conv.messages][-1] == "Naryshkin."
 

@@ -82,7 +82,7 @@ def test_cited_answer_with_highlighted_sources(page):
 
 
 def test_example_question_and_follow_up_use_the_conversation(page):
-    page.get_by_text("Who is the director of the SVR?", exact=True).first.click()
+    page.locator("#examples").get_by_text("Who is the director of the SVR?", exact=True).click()
     expect(page.locator("#question textarea")).to_have_value("Who is the director of the SVR?")
     page.click("#ask")
     page.wait_for_selector("#chat .rag-meta", timeout=ANSWER_WAIT_MS)

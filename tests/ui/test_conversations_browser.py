@@ -1,0 +1,177 @@
+"""Saved conversations and feedback in a real browser (Debian Chromium via Playwright):
+reopen after reload, rename, delete, export, thumbs down with a note then `rag eval
+--export-feedback`, two basic-auth users kept apart, and a `rag serve` restart."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from evals.suite import load_suite
+from tests.ui.conftest import ANSWER_WAIT_MS, ServerProcess, ask, offline_env, rag, start_server
+from tests.ui.test_browser import ARGS, CHROMIUM
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.server]
+ROOT = Path(__file__).resolve().parents[2]
+QUESTION = "Who is the director of the SVR?"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run `make browser` (apt-get install chromium).")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, url: str, user: str | None = None):
+    credentials = {"username": user, "password": f"pw-{user}"} if user else None
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 1000}, http_credentials=credentials
+    )
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.wait_for_selector("#index-status .rag-index-status")
+    return page
+
+
+@pytest.fixture
+def page(browser, rag_server) -> Iterator:
+    page = open_page(browser, rag_server.url)
+    yield page
+    page.context.close()
+
+
+def listed(page, title: str):
+    return page.locator("#conversation-list label", has_text=title)
+
+
+def rename_to(page, title: str) -> None:
+    page.fill("#conversation-title input, #conversation-title textarea", title)
+    page.click("#rename-conversation")
+    expect(listed(page, title)).to_have_count(1)
+
+
+def reopen(page, title: str) -> None:
+    listed(page, title).click()
+    page.wait_for_selector("#chat .rag-meta", timeout=ANSWER_WAIT_MS)
+
+
+def test_reopen_after_reload_rename_export_and_delete(page):
+    bubble = ask(page, QUESTION)
+    answer, sources = bubble.inner_text(), page.inner_text("#sources")
+    assert "Naryshkin" in answer
+    expect(listed(page, QUESTION).first).to_be_visible()  # titled by its first question
+    title = f"SVR notes {uuid.uuid4().hex[:6]}"
+    rename_to(page, title)
+    page.reload()
+    page.wait_for_selector("#index-status .rag-index-status")
+    assert page.locator("#chat .rag-meta").count() == 0  # a fresh chat after reload
+    reopen(page, title)
+    again = page.locator("#chat .rag-meta").first.locator("xpath=..")
+    assert again.inner_text() == answer  # the same answer bubble, flags and backend line
+    assert page.inner_text("#sources") == sources  # and the same highlighted sources
+    expect(page.locator("#conversation-title input, #conversation-title textarea")).to_have_value(
+        title
+    )
+    page.screenshot(path=str(ROOT / "docs" / "screenshot-conversations.png"), full_page=True)
+    page.click("#export-conversation")
+    expect(page.locator("#export-file")).to_contain_text(".md")
+    follow_up = ask(page, "Who did he speak with?")  # the reopened history is used
+    assert "Ratcliffe" in follow_up.inner_text()
+    page.click("#delete-conversation")
+    expect(listed(page, title)).to_have_count(0)
+    assert page.locator("#chat .rag-meta").count() == 0
+    page.reload()
+    page.wait_for_selector("#index-status .rag-index-status")
+    expect(listed(page, title)).to_have_count(0)
+
+
+def test_search_finds_a_conversation_by_its_message_text(page):
+    ask(page, "When did the CIA and SVR chiefs speak?")
+    title = f"call date {uuid.uuid4().hex[:6]}"
+    rename_to(page, title)
+    page.fill("#conversation-search input, #conversation-search textarea", "zzz-no-such-text")
+    expect(listed(page, title)).to_have_count(0)
+    # renamed, so only the question's text (not the title) can match
+    page.fill("#conversation-search input, #conversation-search textarea", "cia AND svr chiefs")
+    expect(listed(page, title)).to_have_count(1)
+
+
+def test_thumbs_down_with_a_note_exports_a_suite_rag_eval_loads(page, corpus_index, tmp_path):
+    ask(page, "Who did the SVR director speak with?")
+    page.locator("#chat").get_by_label("Dislike").last.click()
+    note = f"wrong person {uuid.uuid4().hex[:6]}"
+    page.fill("#feedback-note textarea, #feedback-note input", note)
+    page.click("#save-note")
+    expect(page.locator("#feedback-note-row")).to_be_hidden()
+    out = tmp_path / "feedback.yaml"
+    env = offline_env(RAG_DATA_DIR=str(corpus_index))
+    done = rag("eval", "--export-feedback", str(out), env=env, timeout=120)
+    assert done.returncode == 0, done.stderr + done.stdout
+    cases = [c for c in load_suite(out).cases if (c.model_extra or {}).get("note") == note]
+    assert len(cases) == 1
+    case = cases[0]
+    assert case.question == "Who did the SVR director speak with?" and case.answers == []
+    assert case.model_extra["cited_sources"] and case.model_extra["backend"] == "extractive"
+
+
+# --- two users with --auth, and a restart --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def auth_dir(corpus_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session index, so this module's servers can stop and start freely."""
+    target = tmp_path_factory.mktemp("auth-index") / "data"
+    shutil.copytree(corpus_index, target, ignore=shutil.ignore_patterns("webapp.sqlite3*"))
+    return target
+
+
+def _auth_server(data_dir: Path) -> ServerProcess:
+    return start_server(
+        data_dir, "--backend", "extractive", "--auth", "ann:pw-ann", "--auth", "bob:pw-bob"
+    )
+
+
+def test_users_see_only_their_own_conversations_also_after_a_restart(browser, auth_dir):
+    server = _auth_server(auth_dir)
+    try:
+        ann = open_page(browser, server.url, "ann")
+        ask(ann, QUESTION)
+        rename_to(ann, "ann's SVR question")
+        bob = open_page(browser, server.url, "bob")
+        ask(bob, "Why are U.S. allies rethinking intelligence sharing?")
+        rename_to(bob, "bob's allies question")
+        expect(listed(bob, "ann's")).to_have_count(0)
+        bob.reload()
+        bob.wait_for_selector("#index-status .rag-index-status")
+        expect(listed(bob, "bob's allies question")).to_have_count(1)
+        expect(listed(bob, "ann's")).to_have_count(0)
+        ann.reload()
+        ann.wait_for_selector("#index-status .rag-index-status")
+        expect(listed(ann, "bob's")).to_have_count(0)
+        answer = ann.locator("#chat .rag-meta").count()
+        assert answer == 0
+        ann.context.close()
+        bob.context.close()
+    finally:
+        server.stop()
+    server = _auth_server(auth_dir)
+    try:
+        ann = open_page(browser, server.url, "ann")
+        reopen(ann, "ann's SVR question")
+        assert "Naryshkin" in ann.locator("#chat .rag-meta").first.locator("xpath=..").inner_text()
+        assert "Naryshkin" in " ".join(ann.locator("#sources mark").all_inner_texts())
+        expect(listed(ann, "bob's")).to_have_count(0)
+        ann.context.close()
+    finally:
+        server.stop()
