@@ -53,7 +53,10 @@ class RetrievalSettings(BaseModel):
 
     top_k: int = Field(5, ge=1, le=100, description="Chunks given to the model as context.")
     candidates: int = Field(
-        30, ge=1, le=1000, description="Candidates each retriever returns before fusion."
+        30,
+        ge=1,
+        le=1000,
+        description="Hits each half (dense, BM25) returns before fusion, reranking and MMR.",
     )
     dense: bool = Field(True, description="Use dense (embedding) retrieval from Chroma.")
     bm25: bool = Field(True, description="Use BM25 keyword retrieval (bm25s).")
@@ -88,7 +91,9 @@ class LLMSettings(BaseModel):
 
     backend: str = Field("llama-cpp", description="Backend that answers (see `rag backends`).")
     max_tokens: int = Field(256, ge=1, description="Longest answer, in tokens.")
-    temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+    temperature: float = Field(
+        0.1, ge=0, le=2, description="Sampling temperature (0: the same answer every time)."
+    )
     rewrite: Literal["auto", "model", "heuristic", "off"] = Field(
         "auto",
         description=(
@@ -129,7 +134,13 @@ class GroundingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     support_threshold: float = Field(
-        0.5, ge=0, le=1, description="Combined score a sentence needs to count as supported."
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "Score (lexical and embedding support combined) an answer sentence needs to count "
+            "as supported by the passages it cites."
+        ),
     )
     lexical_weight: float = Field(
         0.5, ge=0, le=1, description="Weight of lexical overlap (the rest is embedding similarity)."
@@ -139,10 +150,19 @@ class GroundingSettings(BaseModel):
         0.35,
         ge=0,
         le=1,
-        description="IDF-weighted share of the question's key terms the context must hold.",
+        description=(
+            "Refuse when the retrieved chunks hold less than this IDF-weighted share of the "
+            "question's key terms."
+        ),
     )
     min_dense_score: float = Field(
-        0.2, ge=-1, le=1, description="Best cosine similarity below which the answer is refused."
+        0.2,
+        ge=-1,
+        le=1,
+        description=(
+            "Refuse when the best hit's cosine similarity to the question is below this and "
+            "key-term coverage is below confident_coverage."
+        ),
     )
     abstain_on_unknown_names: bool = Field(
         True,
