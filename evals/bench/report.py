@@ -191,8 +191,11 @@ def tables(result: BenchResult) -> list[Table]:
         for t in result.targets
     ]
     header = ["target", "goal", "measured", "met", "margin", "note"]
-    targets_table = ("Targets (issue 6)", header, rows)
-    return [*_indexing(result), *_retrieval(result), *_answers(result), targets_table]
+    targets_table = ("Performance targets", header, rows)
+    from evals.bench.remote import remote_tables
+
+    extra = remote_tables(result)
+    return [*_indexing(result), *_retrieval(result), *extra, *_answers(result), targets_table]
 
 
 def _extras(result: BenchResult) -> list[str]:

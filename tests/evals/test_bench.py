@@ -123,7 +123,7 @@ def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
     assert answer["warm"]["backend"] == answer["cold_start_rag_ask"]["backend"] == "llama-cpp"
     assert answer["serve"]["backend"] == "llama-cpp" and answer["warm"]["models"]
     md = (out_dir / "bench.md").read_text()
-    assert "## Targets (issue 6)" in md and "| hybrid |" in md
+    assert "## Performance targets" in md and "| hybrid |" in md
     # the bench leaves no run folders behind, only its caches
     leftovers = [p.name for p in (tmp_path / "data" / "bench").iterdir()]
     assert not [n for n in leftovers if n.startswith("runs-")], leftovers

@@ -1,4 +1,4 @@
-"""Backend faults through a real `rag serve` (issue 7): the `openai` backend's server dies,
+"""Backend faults through a real `rag serve`: the `openai` backend's server dies,
 stalls, fails or talks nonsense, and the user still gets a clear message and a working chat.
 
 One `rag serve --backend openai` points at one fixed local port. That port is served in turn by

@@ -1,4 +1,4 @@
-"""Load: 20 concurrent chat sessions, 200 questions, against one real `rag serve` (issue 7).
+"""Load: 20 concurrent chat sessions, 200 questions, against one real `rag serve`.
 
 Half the sessions talk to the OpenAI-compatible API with the official `openai` SDK, half to the
 web app with Gradio's own client (`gradio_client`, the `/chat` endpoint). Every session is a

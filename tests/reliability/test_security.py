@@ -1,4 +1,4 @@
-"""Security defaults of a real `rag serve` (issue 7), checked as a user or an attacker meets them.
+"""Security defaults of a real `rag serve`, checked as a user or an attacker meets them.
 
 One server is started the way a user would (no --host), with basic auth, an API key for /v1
 ($RAG_API_KEY), an OpenAI key in the environment and a small upload limit; its `openai` backend

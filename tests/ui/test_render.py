@@ -171,7 +171,7 @@ def test_upload_checks_type_and_size(tmp_path: Path):
     assert "unsupported file type '.exe'" in (check_upload(small, "a.exe", settings) or "")
 
 
-# ---------------------------------------------------------------- hostile markup (issue 7)
+# ------------------------------------------------------------------------ hostile markup
 class _Tags(HTMLParser):
     """Every element and attribute a browser would build from a fragment."""
 
