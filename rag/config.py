@@ -193,6 +193,18 @@ class ServerSettings(BaseModel):
     concurrency: int = Field(2, ge=1, description="Answers generated at once.")
 
 
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sources_in_content: bool = Field(
+        True,
+        description=(
+            "Append the cited sources (title, file, quoted span per [n]) to /v1 answers' text, "
+            "for clients that ignore the `citations` field; a request can ask for bare text."
+        ),
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of ragchat. `rag config` prints the effective values."""
 
@@ -208,6 +220,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     grounding: GroundingSettings = Field(default_factory=GroundingSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @classmethod
     def settings_customise_sources(

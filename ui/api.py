@@ -1,11 +1,15 @@
 """The OpenAI-compatible HTTP API: `POST /v1/chat/completions` and `GET /v1/models`.
 
 The model name selects the backend (any registered one: `GET /v1/models` lists them).
+Unless the request asks for bare text (`"ragchat": {"bare": true}`) or the setting
+`api.sources_in_content` is off, the message content ends with a short sources list (title,
+file, quoted span per [n], see ui.api_sources), so any chat client shows checkable sources.
 Replies follow OpenAI's shapes, plus extra fields: `citations` (a list of
 `Citation.to_json()`), `abstained` and `abstain_reason`. A streamed reply sends
-`chat.completion.chunk` events and, in the last one, the same extra fields and `final_content`
-(the checked answer text, which differs from the streamed text when invalid markers were
-removed or an extractive fallback replaced the model's answer).
+`chat.completion.chunk` events (the sources list as the last content piece) and, in the last
+one, the same extra fields and `final_content` (the checked answer text with the sources list,
+which differs from the streamed text when invalid markers were removed or an extractive
+fallback replaced the model's answer).
 When the variable named by `server.api_key_env` is set, every request needs
 `Authorization: Bearer <key>`. Errors use OpenAI's `{"error": {...}}` shape.
 This module holds no retrieval or validation logic: it checks the request with
@@ -32,6 +36,7 @@ from rag.backends import registry
 from rag.backends.registry import UnknownBackend
 from rag.config import Settings
 from rag.types import Answer, AnswerStream, Message
+from ui.api_sources import sources_text
 
 
 class APIError(Exception):
@@ -70,12 +75,20 @@ class ChatMessageIn(BaseModel):
         return "".join(p.text or "" for p in self.content if p.type == "text")
 
 
+class RagchatOptions(BaseModel):
+    """ragchat's own request options (the `ragchat` field)."""
+
+    model_config = ConfigDict(extra="forbid")
+    bare: bool = Field(False, description="Answer text only, without the sources list.")
+
+
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")  # temperature, top_p... are accepted and ignored
     model: str
     messages: list[ChatMessageIn] = Field(min_length=1)
     stream: bool = False
     max_tokens: int | None = Field(None, ge=1)
+    ragchat: RagchatOptions = Field(default_factory=RagchatOptions)
 
 
 def _error_message(err: ValidationError) -> str:
@@ -106,7 +119,9 @@ def _extra_fields(answer: Answer) -> dict[str, Any]:
     }
 
 
-def _completion(answer: Answer, model: str, cid: str, created: int) -> dict[str, Any]:
+def _completion(
+    answer: Answer, model: str, cid: str, created: int, sources: str = ""
+) -> dict[str, Any]:
     return {
         "id": cid,
         "object": "chat.completion",
@@ -115,7 +130,7 @@ def _completion(answer: Answer, model: str, cid: str, created: int) -> dict[str,
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": answer.text},
+                "message": {"role": "assistant", "content": answer.text + sources},
                 "finish_reason": "stop",
             }
         ],
@@ -206,6 +221,7 @@ def build_router(assistant: Any, settings: Settings) -> APIRouter:
             raise APIError(400, problem, "invalid_request_error")
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
+        with_sources = settings.api.sources_in_content and not req.ragchat.bare
         if not req.stream:
             try:
                 answer = await run_in_threadpool(
@@ -217,7 +233,8 @@ def build_router(assistant: Any, settings: Settings) -> APIRouter:
                 raise APIError(500, f"Internal error: {err}", "server_error") from None
             if answer.error:
                 raise APIError(502, answer.error, "backend_error", "backend_failed")
-            return JSONResponse(_completion(answer, req.model, cid, created))
+            sources = sources_text(answer) if with_sources else ""
+            return JSONResponse(_completion(answer, req.model, cid, created, sources))
 
         def events() -> Iterator[str]:
             yield _sse(_chunk(cid, created, req.model, {"role": "assistant"}, None))
@@ -229,8 +246,11 @@ def build_router(assistant: Any, settings: Settings) -> APIRouter:
                 if answer.error:
                     yield _sse({"error": {"message": answer.error, "type": "backend_error"}})
                 else:
+                    sources = sources_text(answer) if with_sources else ""
+                    if sources:
+                        yield _sse(_chunk(cid, created, req.model, {"content": sources}, None))
                     last = _chunk(cid, created, req.model, {}, "stop")
-                    last.update(_extra_fields(answer), final_content=answer.text)
+                    last.update(_extra_fields(answer), final_content=answer.text + sources)
                     yield _sse(last)
             except ValueError as err:
                 yield _sse({"error": {"message": str(err), "type": "invalid_request_error"}})

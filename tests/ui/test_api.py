@@ -75,6 +75,9 @@ def client(fake: FakeAssistant, monkeypatch: pytest.MonkeyPatch) -> TestClient:
     return TestClient(app)
 
 
+SOURCES = "\n\nSources:\n[1] A — a.txt: “Some text”"
+
+
 def _post(client: TestClient, body, **kw):
     return client.post("/v1/chat/completions", json=body, **kw)
 
@@ -88,7 +91,8 @@ def test_completion_carries_answer_citations_and_abstained(client, fake):
     assert r.status_code == 200
     body = r.json()
     assert body["object"] == "chat.completion" and body["model"] == "extractive"
-    assert body["choices"][0]["message"] == {"role": "assistant", "content": "Echo: hi [1]"}
+    message = body["choices"][0]["message"]
+    assert message == {"role": "assistant", "content": "Echo: hi [1]" + SOURCES}
     assert body["citations"][0]["source"] == "a.txt" and body["abstained"] is False
     assert body["usage"]["total_tokens"] == 10
     assert fake.calls == [("hi", (), "extractive")]
@@ -118,9 +122,31 @@ def test_streaming_sends_sse_chunks_then_citations_then_done(client):
     assert events[-1] == "data: [DONE]"
     chunks = [json.loads(e[6:]) for e in events[:-1]]
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
-    assert text == "Echo: hi"
+    assert text == "Echo: hi" + SOURCES
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
-    assert chunks[-1]["citations"][0]["n"] == 1 and chunks[-1]["final_content"] == "Echo: hi [1]"
+    assert chunks[-1]["citations"][0]["n"] == 1
+    assert chunks[-1]["final_content"] == "Echo: hi [1]" + SOURCES
+
+
+def test_bare_text_by_request_or_by_setting(client, fake, monkeypatch):
+    bare = {"model": "extractive", "messages": _user("hi"), "ragchat": {"bare": True}}
+    r = _post(client, bare)
+    assert r.json()["choices"][0]["message"]["content"] == "Echo: hi [1]"
+    assert r.json()["citations"][0]["source"] == "a.txt"  # the field stays
+    streamed = _post(client, {**bare, "stream": True}).text
+    assert "Sources:" not in streamed and '"final_content": "Echo: hi [1]"' in streamed
+    bad = _post(client, {**bare, "ragchat": {"bare": "maybe"}})
+    assert bad.status_code == 400 and "ragchat.bare" in bad.json()["error"]["message"]
+    app = FastAPI()
+    install_error_handler(app)
+    app.include_router(build_router(fake, load_settings({"api": {"sources_in_content": False}})))
+    r = _post(TestClient(app), {"model": "extractive", "messages": _user("hi")})
+    assert r.json()["choices"][0]["message"]["content"] == "Echo: hi [1]"
+
+
+def test_no_sources_list_for_an_answer_without_citations(client):
+    r = _post(client, {"model": "extractive", "messages": _user("please fail")})
+    assert "Sources:" not in r.text
 
 
 @pytest.mark.parametrize(
@@ -198,6 +224,17 @@ def test_openai_client_gets_a_cited_answer(api: openai.OpenAI):
     extra = r.model_extra or {}
     assert extra["abstained"] is False and extra["citations"]
     assert all(_mentions(c["source"], "Naryshkin") for c in extra["citations"][:1])
+    # a client that ignores `citations` still sees what [1] is: title, file, quoted span
+    answer, _, listed = text.partition("\n\nSources:\n")
+    first = extra["citations"][0]
+    assert listed.startswith(f"[1] {first['title']} — {first['source']}: “")
+    assert len(listed.splitlines()) == len(extra["citations"])
+    bare = api.chat.completions.create(
+        model="extractive",
+        messages=[{"role": "user", "content": "Who is the director of the SVR?"}],
+        extra_body={"ragchat": {"bare": True}},
+    )
+    assert bare.choices[0].message.content == answer
 
 
 @pytest.mark.e2e
@@ -214,6 +251,9 @@ def test_openai_client_streams_and_gets_citations_at_the_end(api: openai.OpenAI)
     assert "Naryshkin" in text
     last = chunks[-1].model_extra or {}
     assert last["citations"] and "Naryshkin" in last["final_content"]
+    first = last["citations"][0]
+    assert f"\n\nSources:\n[1] {first['title']} — {first['source']}: “" in text
+    assert last["final_content"].endswith(text.partition("\n\nSources:")[2])
 
 
 @pytest.mark.e2e
@@ -268,18 +308,22 @@ class FakeIndexAssistant(FakeAssistant):
 
 
 @pytest.mark.parametrize("api_key", ["", "k-123"])
-def test_basic_auth_guards_the_chat_and_the_api_unless_it_has_a_key(api_key, monkeypatch):
+def test_basic_auth_guards_the_chat_and_the_api_unless_it_has_a_key(api_key, monkeypatch, tmp_path):
     from ui.server import create_app
 
     monkeypatch.delenv("RAG_API_KEY", raising=False)
     if api_key:
         monkeypatch.setenv("RAG_API_KEY", api_key)
-    settings = load_settings({"server": {"auth": "ann:pw"}})
+    settings = load_settings(
+        {"server": {"auth": "ann:pw,bob:pw2"}, "index": {"data_dir": str(tmp_path)}}
+    )
     with TestClient(create_app(settings, FakeIndexAssistant())) as web:
         assert web.get("/").status_code == 401
         assert web.get("/", auth=("ann", "wrong")).status_code == 401
+        assert web.get("/", auth=("bob", "pw")).status_code == 401  # ann's password
         page = web.get("/", auth=("ann", "pw"))
         assert page.status_code == 200 and "ragchat" in page.text
+        assert web.get("/", auth=("bob", "pw2")).status_code == 200
         models = web.get("/v1/models", headers={"Authorization": f"Bearer {api_key}"})
         # with a key, /v1 is guarded by the key alone; without one, by basic auth
         assert models.status_code == (200 if api_key else 401)
