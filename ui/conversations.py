@@ -11,6 +11,7 @@ This module does not render HTML or call the assistant (ui.app and ui.render do)
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import json
 import time
@@ -176,7 +177,8 @@ class ConversationStore:
         assert cursor.lastrowid is not None
         return StoredMessage(cursor.lastrowid, conversation_id, role, content, answer, now)
 
-    def messages(self, user: str, conversation_id: str) -> list[StoredMessage]:
+    # `builtins.list`: inside this class, `list` names the method above.
+    def messages(self, user: str, conversation_id: str) -> builtins.list[StoredMessage]:
         with self.db.read() as conn:
             rows = conn.execute(
                 "SELECT m.* FROM messages m JOIN conversations c ON c.id = m.conversation_id"
