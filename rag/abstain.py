@@ -10,6 +10,9 @@ finds a "nearest" chunk), so the decision combines:
   appear in the retrieved chunks. Terms the corpus never uses weigh the most: "budget",
   "World Cup", "Australia" are what make a question unanswerable here;
 - the best dense cosine and the best BM25 score of the hits;
+- premises: a name, date, event or narrowing word the question takes for granted that no
+  retrieved passage states ("Where did they meet in person?" when they only spoke by phone;
+  rag.premise), checked after the signals above;
 - after generation: whether any answer sentence is supported, and whether the model itself
   wrote the abstention sentence.
 
@@ -146,6 +149,28 @@ def should_abstain(
             signals,
         )
     return AbstainDecision(False, None, signals)
+
+
+def premise_decision(
+    question: str, hits: Sequence[Hit], before: AbstainDecision, answer_passage: str | None
+) -> AbstainDecision | None:
+    """A refusal when the evidence lacks something `question` takes for granted (rag.premise),
+    else None. The evidence is the passage the short answer comes from (`answer_passage`);
+    without one, each retrieved passage on its own, and a refusal only when none states every
+    premise: a near-miss question (one name swapped for another of the same article) finds its
+    premise in one passage and the rest of the question in another. Skipped without spaCy."""
+    from rag.nlp import NlpUnavailable
+    from rag.premise import premise_gaps
+
+    texts = [answer_passage] if answer_passage else [h.chunk.text for h in hits]
+    try:
+        gaps = [premise_gaps(question, text) for text in texts]
+    except NlpUnavailable:
+        return None
+    if not gaps or any(not g for g in gaps):
+        return None
+    said = ", ".join(f"'{g}'" for g in min(gaps, key=len)[:4])
+    return AbstainDecision(True, f"the documents do not say {said}", before.signals)
 
 
 def after_generation(

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rag.abstain import TermStats, should_abstain
+from rag.abstain import TermStats, premise_decision, should_abstain
 from rag.backends import registry
 from rag.backends.base import BackendError, BackendStatus, ChatBackend
 from rag.config import RetrievalSettings, Settings, load_settings
@@ -34,10 +34,11 @@ from rag.pipeline_steps import (
     as_messages,
     check,
     generate,
+    prepare,
     question_problem,
 )
 from rag.prompts import DEFAULT_VARIANT
-from rag.rewrite import rewrite_query
+from rag.rewrite import resolve_references, rewrite_query
 from rag.types import Answer, AnswerEvent, AnswerStream, Message, TextPiece
 
 if TYPE_CHECKING:
@@ -235,15 +236,34 @@ class Assistant:
         if found.decision.abstain:
             yield from _told(trace.abstained(found.hits, found.decision))
             return
+        prepared = prepare(
+            trace,
+            chat,
+            found,
+            messages,
+            llm=self.settings.llm,
+            prompt_variant=self.prompt_variant,
+            min_short_score=(
+                self.settings.grounding.min_short_answer_score
+                if self.settings.grounding.short_answers
+                else None
+            ),
+        )
+        if self.settings.grounding.check_premises:
+            with trace.timed("premises"):
+                decision = premise_decision(
+                    found.reader_question or found.query,
+                    found.hits,
+                    found.decision,
+                    prepared.short_answer_passage(),
+                )
+            if decision is not None:
+                yield from _told(
+                    trace.abstained(found.hits, decision, prepared.packed.info, prepared.tokens_in)
+                )
+                return
         try:
-            reply = yield from generate(
-                trace,
-                chat,
-                found,
-                messages,
-                llm=self.settings.llm,
-                prompt_variant=self.prompt_variant,
-            )
+            reply = yield from generate(trace, chat, found, prepared)
         except StepFailed as failure:  # its pieces were streamed: only the Answer follows
             yield trace.failed(failure)
             return
@@ -302,10 +322,13 @@ class Assistant:
                 raise StepFailed(str(err)) from None
             except Exception as err:  # a misconfigured retrieval, an unreachable Chroma server
                 raise StepFailed(f"Retrieval failed: {err}") from None
-        decision = should_abstain(rewrite.query, hits, self.settings.grounding, stats)
         # a model's rewrite is what the prompt asks; a heuristic one only serves the search
         prompt_question = rewrite.query if rewrite.method == "model" else question
-        return Found(rewrite.query, prompt_question, tuple(hits), decision)
+        asked = (
+            prompt_question if rewrite.method == "model" else resolve_references(question, history)
+        )
+        decision = should_abstain(rewrite.query, hits, self.settings.grounding, stats)
+        return Found(rewrite.query, prompt_question, tuple(hits), decision, asked)
 
     def _retrieval(
         self, retrieval: RetrievalSettings | Mapping[str, Any] | None

@@ -89,7 +89,7 @@ class LLMSettings(BaseModel):
     # Extra keys are the option tables of third-party backends ([llm.<backend>]).
     model_config = ConfigDict(extra="allow")
 
-    backend: str = Field("llama-cpp", description="Backend that answers (see `rag backends`).")
+    backend: str = Field("extractive", description="Backend that answers (see `rag backends`).")
     max_tokens: int = Field(256, ge=1, description="Longest answer, in tokens.")
     temperature: float = Field(
         0.1, ge=0, le=2, description="Sampling temperature (0: the same answer every time)."
@@ -167,6 +167,33 @@ class GroundingSettings(BaseModel):
     abstain_on_unknown_names: bool = Field(
         True,
         description="Refuse when a name or number of the question never occurs in the corpus.",
+    )
+    check_claims: bool = Field(
+        True,
+        description=(
+            "A sentence is supported only when the cited text states its names, numbers, "
+            "dates and key words in the same roles (rag.claims)."
+        ),
+    )
+    check_premises: bool = Field(
+        True,
+        description=(
+            "Refuse when the retrieved passages lack a name, date, event or narrowing word "
+            "the question takes for granted (rag.premise)."
+        ),
+    )
+    short_answers: bool = Field(
+        True,
+        description="Lead the reply with the short answer span the reader finds (rag.reader).",
+    )
+    min_short_answer_score: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description=(
+            "Reader confidence a short answer needs to lead the reply; below it the reply "
+            "quotes the best sentences instead."
+        ),
     )
     confident_coverage: float = Field(
         0.8,

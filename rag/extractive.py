@@ -13,7 +13,9 @@ document (the same space as `Chunk.start`/`Citation.start`). The score is:
   (index.embedding) is passed.
 
 A sentence that shares no content term with the question is never returned, so an empty
-list means "the passages do not answer this". Deterministic: ties break on passage number
+list means "the passages do not answer this". Headings, titles and bylines (`is_heading`:
+the chunk's title, or a line without a closing full stop) are never returned: they name
+things but state nothing. Deterministic: ties break on passage number
 and position. This module only selects (and writes a selection with its markers); the
 extractive backend streams the answer, and rag.fallback reuses the selection when a model's
 answer has no supported sentence.
@@ -33,6 +35,7 @@ from index.sentences import split_sentences
 from index.types import Chunk
 from rag.backends.base import Passage
 from rag.terms import content_terms
+from rag.types import ShortAnswer
 
 if TYPE_CHECKING:
     from index.embedding import Embedder
@@ -44,6 +47,17 @@ _SEMANTIC_WEIGHT = 0.25
 _RANK_WEIGHT = 0.10
 _MIN_WORDS = 3  # shorter "sentences" are headings, bylines or list stubs
 _MAX_CHARS = 600  # longer spans are run-on text (tables, lists without full stops)
+_CLOSES = re.compile(r"[.!?…][\"'”’)\]]*$")
+_BYLINE = re.compile(r"^(by|written by|reporting by)\s+[A-Z]", re.IGNORECASE)
+
+
+def is_heading(sentence: str, title: str = "") -> bool:
+    """A heading, title or byline rather than a statement: the document's title, a "By NAME"
+    line, or text without a closing full stop (the splitter ends headings at the line)."""
+    text = " ".join(sentence.split())
+    if title and text == " ".join(title.split()):
+        return True
+    return bool(_BYLINE.match(text)) or not _CLOSES.search(text)
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,8 @@ def _candidates(passages: Sequence[Passage]) -> list[tuple[Passage, int, int, st
             key = " ".join(sentence.lower().split())
             # Overlapping chunks repeat sentences: keep the first (best-ranked) copy.
             if key in seen or len(sentence) > _MAX_CHARS or len(key.split()) < _MIN_WORDS:
+                continue
+            if is_heading(sentence, passage.chunk.title):
                 continue
             seen.add(key)
             lead = len(text[start:end]) - len(text[start:end].lstrip())
@@ -147,11 +163,28 @@ def best_sentences(
 
 def cite(sentence: SelectedSentence) -> str:
     """The sentence on one line with its marker before the final punctuation: 'X is Y [2].'"""
-    text = _BULLET.sub("", sentence.clean_text)
+    return cite_text(sentence.text, sentence.n)
+
+
+def cite_text(text: str, n: int) -> str:
+    """`text` on one line, list marker removed, with [n] before the final punctuation."""
+    text = _BULLET.sub("", " ".join(text.split()))
     match = re.search(r"([.!?]+[\"'”’)\]]*)$", text)
     if match:
-        return f"{text[: match.start()]} [{sentence.n}]{match.group(1)}"
-    return f"{text} [{sentence.n}]."
+        return f"{text[: match.start()]} [{n}]{match.group(1)}"
+    return f"{text} [{n}]."
+
+
+def lead_with(short: ShortAnswer, passages: Sequence[Passage]) -> str:
+    """The answer-first reply: the short answer, then its supporting sentence cited:
+    'John Ratcliffe — CIA Director John Ratcliffe initiated the call ... [1].' ('' when the
+    passage [n] is not among `passages`)."""
+    passage = next((p for p in passages if p.n == short.n), None)
+    if passage is None:
+        return ""
+    chunk = passage.chunk
+    sentence = chunk.text[short.sentence_start - chunk.start : short.sentence_end - chunk.start]
+    return f"{' '.join(short.text.split())} — {cite_text(sentence, short.n)}"
 
 
 def extractive_answer(selected: Sequence[SelectedSentence]) -> str:

@@ -1,8 +1,10 @@
 """The steps of answering one question, and the record that goes through them.
 
 `Assistant.stream` runs them in order: check the question and build the backend, retrieve
-(rewrite a follow-up, search, decide abstention), `generate` (pack the numbered context, stream
-the backend's answer) and `check` (grounding, the final abstention). A `Trace` collects what
+(rewrite a follow-up, search, decide abstention, including the premise check), `generate`
+(pack the numbered context, read the short answer span with rag.reader, stream the backend's
+answer) and `check` (grounding with the claim check, the final abstention; the Answer keeps the
+short answer when the checked reply states it). A `Trace` collects what
 every step learnt (backend, model, standalone query, timings) and builds the `Answer`; a step
 that cannot go on raises `StepFailed`, which becomes an `Answer` with `error` set.
 
@@ -19,12 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag.abstain import AbstainDecision, after_generation
-from rag.backends.base import BackendError, ChatBackend, ChatRequest
+from rag.backends.base import BackendError, ChatBackend, ChatRequest, Passage
 from rag.config import GroundingSettings, LLMSettings
 from rag.context import PackedContext, count_tokens, pack_context
 from rag.grounding import SupportScorer, check_answer
 from rag.prompts import ABSTAIN_TEXT, build_messages, system_prompt
-from rag.types import Answer, ContextInfo, Hit, Message, TextPiece
+from rag.types import Answer, ContextInfo, Hit, Message, ShortAnswer, TextPiece
 
 
 def question_problem(question: object, max_chars: int) -> str | None:
@@ -140,12 +142,14 @@ class Trace:
 @dataclass(frozen=True)
 class Found:
     """What retrieval gave: the query searched, the question the prompt asks, the hits and
-    whether they hold an answer."""
+    whether they hold an answer; `reader_question` is the question with its references to the
+    conversation resolved (what the short-answer reader and the premise check read)."""
 
     query: str
     prompt_question: str
     hits: tuple[Hit, ...]
     decision: AbstainDecision
+    reader_question: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,9 +159,30 @@ class Reply:
     text: str
     packed: PackedContext
     tokens_in: int
+    short_answer: ShortAnswer | None = None
 
 
-def generate(
+@dataclass(frozen=True)
+class Prepared:
+    """What the backend is given: the packed context, the request and the short answer."""
+
+    packed: PackedContext
+    request: ChatRequest
+    tokens_in: int
+
+    @property
+    def short_answer(self) -> ShortAnswer | None:
+        return self.request.short_answer
+
+    def short_answer_passage(self) -> str | None:
+        """The text of the passage the short answer comes from (None without one)."""
+        short = self.request.short_answer
+        if short is None:
+            return None
+        return next((p.chunk.text for p in self.request.passages if p.n == short.n), None)
+
+
+def prepare(
     trace: Trace,
     chat: ChatBackend,
     found: Found,
@@ -165,11 +190,10 @@ def generate(
     *,
     llm: LLMSettings,
     prompt_variant: str,
-) -> Generator[TextPiece, None, Reply]:
-    """Pack the numbered context, stream the backend's answer; return the whole Reply.
-
-    Raises StepFailed (carrying the hits and context) when the backend fails.
-    """
+    min_short_score: float | None = None,
+) -> Prepared:
+    """Pack the numbered context under the backend's budget and read the short answer from
+    it (when `min_short_score` is set); build the backend's request."""
     packed = pack_context(
         found.hits,
         found.prompt_question,
@@ -182,14 +206,30 @@ def generate(
     messages = build_messages(
         found.prompt_question, packed.passages, packed.history, variant=prompt_variant
     )
+    short = None
+    if min_short_score is not None:
+        with trace.timed("reading"):
+            question = found.reader_question or found.query
+            short = read_short_answer(question, packed.passages, min_short_score)
     request = ChatRequest(
         messages=messages,
         question=found.query,
         passages=packed.passages,
         max_tokens=llm.max_tokens,
         temperature=llm.temperature,
+        short_answer=short,
     )
-    tokens_in = sum(count_tokens(m.content) for m in messages)
+    return Prepared(packed, request, sum(count_tokens(m.content) for m in messages))
+
+
+def generate(
+    trace: Trace, chat: ChatBackend, found: Found, prepared: Prepared
+) -> Generator[TextPiece, None, Reply]:
+    """Stream the backend's answer; return the whole Reply.
+
+    Raises StepFailed (carrying the hits and context) when the backend fails.
+    """
+    packed, request, tokens_in = prepared.packed, prepared.request, prepared.tokens_in
     start = time.perf_counter()
     pieces: list[str] = []
     error: str | None = None
@@ -206,7 +246,28 @@ def generate(
     trace.timings["generation"] = _ms(start)
     if error is not None:
         raise StepFailed(error, found.hits, context=packed.info, tokens_in=tokens_in)
-    return Reply("".join(pieces), packed, tokens_in)
+    return Reply("".join(pieces), packed, tokens_in, request.short_answer)
+
+
+def read_short_answer(
+    question: str, passages: Sequence[Passage], min_score: float
+) -> ShortAnswer | None:
+    """The reader's short answer, or None (also when spaCy's model is not installed)."""
+    from rag.nlp import NlpUnavailable
+    from rag.reader import read
+
+    try:
+        return read(question, passages, min_score=min_score)
+    except NlpUnavailable:
+        return None
+
+
+def _states(text: str, short: ShortAnswer | None) -> ShortAnswer | None:
+    """`short` when the checked answer `text` says it (word for word, any case), else None."""
+    if short is None:
+        return None
+    said = " ".join(text.lower().split())
+    return short if " ".join(short.text.lower().split()) in said else None
 
 
 def check(
@@ -219,7 +280,13 @@ def check(
 ) -> Answer:
     """Validate the reply's citations and support (or fall back), then the final abstention."""
     with trace.timed("grounding"):
-        result = check_answer(reply.text, reply.packed.passages, scorer, question=found.query)
+        result = check_answer(
+            reply.text,
+            reply.packed.passages,
+            scorer,
+            question=found.query,
+            claims=grounding.check_claims,
+        )
     tokens_out = count_tokens(reply.text)
     after = after_generation(found.decision, result, grounding)
     if after.abstain:
@@ -234,4 +301,5 @@ def check(
         context=reply.packed.info,
         tokens_in=reply.tokens_in,
         tokens_out=tokens_out,
+        short_answer=_states(result.text, reply.short_answer),
     )

@@ -247,6 +247,8 @@ def _done_in_other_words(
 ) -> bool:
     """Whether a sentence naming every doer holds a word close to the verb."""
     lemma = verb.lemma_.lower()
+    if rules.doer_similarity is None:
+        return False
     for index in indexes:
         for i, words in enumerate(index.words):
             if (

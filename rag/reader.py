@@ -19,27 +19,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from rag.answer_types import type_of
 from rag.backends.base import Passage
 from rag.reader_features import FEATURES, Candidate, candidates
 from rag.reader_text import Parsed, parse
+from rag.types import ShortAnswer
 
 __all__ = ["FEATURES", "Candidate", "ShortAnswer", "candidates", "parse", "rank", "read"]
-
-
-@dataclass(frozen=True)
-class ShortAnswer:
-    text: str  # the short answer, exact text of the document
-    n: int  # the [n] of the passage it comes from
-    start: int  # document character offsets of the span (Chunk.start-based, like Citation)
-    end: int
-    sentence_start: int  # the supporting sentence, document offsets
-    sentence_end: int
-    kind: str  # expected answer type: person, organisation, date, number, place, thing, ...
-    score: float  # confidence in [0, 1]
 
 
 # Hand-set weights (features not named weigh 0), the fallback and the measured baseline.
@@ -83,14 +71,16 @@ def read(
     passages: Sequence[Passage],
     *,
     parser: Callable[[str], Parsed] = parse,
+    min_score: float = MIN_SCORE,
 ) -> ShortAnswer | None:
-    """The short answer to `question` from `passages`, or None when unsure."""
+    """The short answer to `question` from `passages`, or None when its confidence is below
+    `min_score` or it is not of the asked-for type."""
     ranked = rank(question, passages, parser=parser)
     if not ranked:
         return None
     best, share = ranked[0]
     score = confidence(best, share)
-    if score < MIN_SCORE or not fits_type(best):
+    if score < min_score or not fits_type(best):
         return None
     chunk = passages[best.passage].chunk
     parsed = parser(chunk.text)

@@ -118,7 +118,7 @@ def parse(text: str) -> Parsed:
         if not t.is_space
     )
     # Index shift: whitespace tokens are dropped, so map spaCy indices to ours.
-    index = {}
+    index: dict[int, int] = {}
     for t in doc:
         if not t.is_space:
             index[t.i] = len(index)

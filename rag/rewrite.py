@@ -5,7 +5,9 @@ one, is completed with the key terms of the previous question and the names in t
 answer: "Who did he speak with?" after "Who is the director of the SVR?" -> "director of
 the SVR Sergey Naryshkin speak with"), and the model itself, asked for a one-line standalone
 question (used when settings.llm.rewrite is "model", or "auto" with a capable backend); any
-model failure falls back to the heuristic. Nothing is retrieved here.
+model failure falls back to the heuristic. `resolve_references` keeps a follow-up a question
+("And who was he talking to?" -> "And who was Sergey Naryshkin talking to?") for the
+short-answer reader and the premise check. Nothing is retrieved here.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ _LEADING = re.compile(
     re.IGNORECASE,
 )
 _NAME_RE = re.compile(r"\b[A-Z][a-zA-Z’'.-]+(?:\s+[A-Z][a-zA-Z’'.-]+)*")
+_PERSONAL = {"he": "", "she": "", "him": "", "her": "", "his": "'s", "hers": "'s"}
 _NAME_STOP = {
     "I", "The", "A", "An", "In", "On", "At", "It", "He", "She", "They", "This", "That", "These",
     "According", "Both", "While", "However", "Yes", "No", "Who", "What", "When", "Where",
@@ -93,6 +96,26 @@ def heuristic_rewrite(question: str, history: Sequence[Message]) -> str:
         # "And the CIA?" asks the previous question about something else.
         return " ".join(p for p in (topic, rest) if p)
     return " ".join(p for p in (topic, " ".join(names), rest) if p)
+
+
+def resolve_references(question: str, history: Sequence[Message]) -> str:
+    """`question` with its first personal pronoun replaced by the name the previous answer
+    leads with (the short answer of an answer-first reply), or unchanged."""
+    if not history or not needs_rewrite(question):
+        return question
+    previous = _last(history, "assistant")
+    lead = previous.split(" — ", 1)[0] if " — " in previous else ""
+    names = _names(lead) or _names(previous)
+    if not names:
+        return question
+    words = question.split(" ")
+    for i, word in enumerate(words):
+        core = word.strip("?!.,;:").lower()
+        if core in _PERSONAL:
+            tail = word[len(word.rstrip("?!.,;:")) :]
+            words[i] = names[0] + _PERSONAL[core] + tail
+            return " ".join(words)
+    return question
 
 
 _SYSTEM = (

@@ -32,8 +32,19 @@ def content_terms(text: str) -> list[str]:
     return _stemmer().stemWords(words) if words else []
 
 
+def _describes(word: str) -> bool:
+    """A capitalised word hyphened to a lower-case one describes ("English-speaking",
+    "Russian-backed"): it is no name the documents must use."""
+    parts = word.split("-")
+    return len(parts) > 1 and any(p[:1].islower() for p in parts[1:])
+
+
 def name_terms(text: str) -> list[str]:
     """Stemmed terms of the names and numbers in `text`: capitalised words that do not open
     the text, and anything with a digit ("Who won the 2022 World Cup?" -> 2022, world, cup)."""
-    found = [m.group(1) for m in _NAME_RE.finditer(text.strip()) if m.start() > 0]
+    found = [
+        m.group(1)
+        for m in _NAME_RE.finditer(text.strip())
+        if m.start() > 0 and not _describes(m.group(1))
+    ]
     return list(dict.fromkeys(t for word in found for t in content_terms(word)))

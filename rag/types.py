@@ -88,6 +88,7 @@ class SentenceCheck:
     score: float  # combined support score in [0, 1]
     lexical: float  # share of the sentence's content words found in the cited text
     semantic: float  # best cosine similarity to a sentence of the cited text
+    reason: str = ""  # why an unsupported sentence is not, e.g. "the cited text lacks 'deputy'"
 
     def to_json(self) -> dict:
         return {
@@ -97,6 +98,31 @@ class SentenceCheck:
             "score": round(self.score, 4),
             "lexical": round(self.lexical, 4),
             "semantic": round(self.semantic, 4),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class ShortAnswer:
+    """The few words of a passage that answer the question (a name, date, number, phrase)."""
+
+    text: str  # exact text of the document
+    n: int  # the [n] of the passage it comes from
+    start: int  # document character offsets of the span (Chunk.start-based, like Citation)
+    end: int
+    sentence_start: int  # the supporting sentence, document offsets
+    sentence_end: int
+    kind: str  # expected answer type: person, organisation, date, number, place, thing, ...
+    score: float  # the reader's confidence that it is right, in [0, 1]
+
+    def to_json(self) -> dict:
+        return {
+            "text": self.text,
+            "n": self.n,
+            "start": self.start,
+            "end": self.end,
+            "kind": self.kind,
+            "score": round(self.score, 4),
         }
 
 
@@ -137,6 +163,7 @@ class Answer:
     tokens_out: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)  # retrieval, first_token, total
     abstain_reason: str | None = None
+    short_answer: ShortAnswer | None = None  # the reply's first words, when a span answers
 
     @property
     def groundedness(self) -> float:
@@ -148,6 +175,7 @@ class Answer:
     def to_json(self) -> dict:
         return {
             "answer": self.text,
+            "short_answer": self.short_answer.to_json() if self.short_answer else None,
             "abstained": self.abstained,
             "abstain_reason": self.abstain_reason,
             "citations": [c.to_json() for c in self.citations],

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_chec
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from index.types import Chunk
-from rag.types import Message
+from rag.types import Message, ShortAnswer
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -55,6 +55,8 @@ class ChatRequest:
     max_tokens: int = 256
     temperature: float = 0.1
     stop: tuple[str, ...] = ()
+    # the reader's short answer from `passages`, for backends that lead with it (extractive)
+    short_answer: ShortAnswer | None = None
 
 
 @dataclass(frozen=True)

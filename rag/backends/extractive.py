@@ -1,9 +1,12 @@
 """The `extractive` backend: answers with the passages' best sentences, each cited [n].
 
 No model and no network: it reads `request.passages` and `request.question` (not the
-prompt messages) and returns up to three sentences chosen by `rag.extractive.best_sentences`,
-each with its passage marker. It yields nothing when no sentence shares a content word with
-the question; the assistant reads an empty answer as "not found". Deterministic, always
+prompt messages). When the request carries the reader's short answer it leads with it, then
+quotes the sentence that states it with its marker ("John Ratcliffe — CIA Director John
+Ratcliffe initiated the call ... [1]."); otherwise it returns up to three sentences chosen by
+`rag.extractive.best_sentences`, each with its passage marker. It yields nothing when no
+sentence shares a content word with the question; the assistant reads an empty answer as "not
+found". Deterministic, always
 available; it takes no options. It does not retrieve, abstain or check grounding (the
 assistant does).
 """
@@ -16,7 +19,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel
 
 from rag.backends.base import BackendStatus, ChatRequest, NoOptions
-from rag.extractive import best_sentences, cite
+from rag.citations import strip_markers
+from rag.extractive import best_sentences, cite, lead_with
 
 if TYPE_CHECKING:
     from index.embedding import Embedder
@@ -59,5 +63,14 @@ class ExtractiveBackend:
         selected = best_sentences(
             request.question, request.passages, k=self.sentences, embedder=self.embedder
         )
+        short = request.short_answer
+        first = lead_with(short, request.passages) if short is not None else ""
+        if short is not None and first:
+            yield first
+            # the best-matching sentence too, when it is not the one the short answer is from
+            said = " ".join(strip_markers(first).split())
+            if selected and strip_markers(selected[0].clean_text).rstrip(".!?") not in said:
+                yield " " + cite(selected[0])
+            return
         for i, sentence in enumerate(selected):
             yield ("" if i == 0 else " ") + cite(sentence)

@@ -87,8 +87,8 @@ def test_extractive_answers_the_svr_question_with_a_citation(data_dir):
 
 
 @pytest.mark.slow
-def test_default_backend_answers_the_svr_question_with_a_citation(data_dir):
-    proc = run(["ask", SVR, "--json"], data_dir)
+def test_local_model_answers_the_svr_question_with_a_citation(data_dir):
+    proc = run(["ask", SVR, "--json", "--backend", "llama-cpp"], data_dir)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["backend"] == "llama-cpp"

@@ -121,7 +121,7 @@ def test_rag_backends_json_lists_every_backend_with_its_state(env, tmp_path) -> 
     assert rows["openai"]["state"] == "unreachable"
     assert "cannot reach" in rows["openai"]["detail"].lower()
     assert rows["llama-cpp"]["state"] == "misconfigured"
-    assert rows["llama-cpp"]["default"] is True
+    assert rows["extractive"]["default"] is True and rows["llama-cpp"]["default"] is False
 
 
 def test_rag_backends_table(env) -> None:
