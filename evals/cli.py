@@ -246,7 +246,12 @@ def _run_beir(ctx, directory: str, as_json: bool, fail_under: tuple[str, ...]) -
 @click.option("--squad-open", type=click.Path(dir_okay=False), help="Open-book SQuAD file.")
 @click.option("--unanswerable", type=click.Path(dir_okay=False), help="SQuAD file to refuse on.")
 @click.option("--kind", type=click.Choice(["out-of-corpus", "near-miss"]), default="out-of-corpus")
-@click.option("--split", type=click.Choice(["dev", "test"]), default="dev", help="Tune on dev.")
+@click.option(
+    "--split",
+    type=click.Choice(["dev", "test"]),
+    default=None,
+    help="Ask only the committed dev or test questions (tune on dev). Answering evals: dev.",
+)
 @click.option("--limit", type=int, default=None, help="Ask only the first N committed questions.")
 @click.option(
     "--export-feedback",
@@ -270,7 +275,7 @@ def eval_command(
     squad_open: str | None,
     unanswerable: str | None,
     kind: str,
-    split: str,
+    split: str | None,
     limit: int | None,
     export_feedback: str | None,
 ) -> None:
@@ -297,7 +302,7 @@ def eval_command(
             squad_open=squad_open,
             unanswerable=unanswerable,
             kind=kind,
-            split=split,
+            split=split or "dev",
             backends=backends,
             limit=limit,
             out_dir=Path(out_dir),
@@ -305,7 +310,7 @@ def eval_command(
             fail_under=fail_under,
         )
         return
-    from evals.suite import SuiteError, combine, load_suite
+    from evals.suite import SuiteError, combine, load_suite, split_suite
     from rag.backends.registry import UnknownBackend, check_name
 
     thresholds = parse_thresholds(fail_under, FIXED_METRICS)
@@ -337,7 +342,8 @@ def eval_command(
         suite = squad.suite
     else:
         try:
-            suite = combine([load_suite(p) for p in suites])
+            loaded = [load_suite(p) for p in suites]
+            suite = combine([split_suite(s, split) if split else s for s in loaded])
         except SuiteError as err:
             raise EvalError(str(err)) from None
         if suite.corpus:

@@ -213,6 +213,29 @@ def load_suite(path: str | Path) -> Suite:
     return suite.model_copy(update={"path": str(path)})
 
 
+def split_path(suite_path: str | Path, split: str) -> Path:
+    """Where a suite's committed case ids of `split` live: `evals/splits/<stem>-<split>.txt`
+    for `evals/suites/<stem>.yaml` (a `splits` folder beside the suite's folder)."""
+    path = Path(suite_path)
+    return path.parent.parent / "splits" / f"{path.stem}-{split}.txt"
+
+
+def split_suite(suite: Suite, split: str) -> Suite:
+    """Only the cases of the suite's committed `split` ("dev" or "test")."""
+    if suite.path is None:
+        raise SuiteError("a suite read from no file has no committed splits")
+    ids_file = split_path(suite.path, split)
+    try:
+        ids = {line.strip() for line in ids_file.read_text(encoding="utf-8").splitlines()}
+    except OSError:
+        raise SuiteError(f"{suite.path}: no {split} split ({ids_file} is missing)") from None
+    cases = [c for c in suite.cases if c.id in ids]
+    unknown = ids - {c.id for c in suite.cases} - {""}
+    if unknown:
+        raise SuiteError(f"{ids_file}: ids not in the suite: {', '.join(sorted(unknown)[:5])}")
+    return suite.model_copy(update={"cases": cases, "name": f"{suite.name} ({split})"})
+
+
 def combine(suites: Sequence[Suite]) -> Suite:
     """One suite from several: names joined with '+', case ids prefixed by the suite name."""
     if len(suites) == 1:

@@ -141,3 +141,23 @@ def test_the_shipped_corpus_suite_is_valid_and_covers_every_kind():
                 (corpus / s).read_text(encoding="utf-8").casefold() for s in step.turn_data.sources
             )
             assert any(a.casefold() in texts for a in step.turn_data.answers), step.label
+
+
+def test_the_corpus_suite_splits_into_disjoint_committed_halves():
+    from evals.suite import split_suite
+
+    suite = load_suite(REPO / "evals" / "suites" / "corpus.yaml")
+    dev, test = split_suite(suite, "dev"), split_suite(suite, "test")
+    dev_ids, test_ids = {c.id for c in dev.cases}, {c.id for c in test.cases}
+    assert dev_ids and test_ids and not dev_ids & test_ids
+    assert dev_ids | test_ids == {c.id for c in suite.cases}
+
+
+def test_a_suite_without_committed_splits_says_so(tmp_path):
+    from evals.suite import split_suite
+
+    path = tmp_path / "suites" / "mine.yaml"
+    path.parent.mkdir()
+    path.write_text("name: mine\ncases:\n  - id: a\n    question: Who?\n", encoding="utf-8")
+    with pytest.raises(SuiteError, match="no test split"):
+        split_suite(load_suite(path), "test")
