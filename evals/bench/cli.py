@@ -65,6 +65,9 @@ from rag.cli import settings_from_context
     multiple=True,
     help="Leave a section out (repeatable; index includes retrieval on SciFact).",
 )
+@click.option("--remote-embedder", "remote_chunks", type=click.IntRange(100, 100_000),
+              default=None, help="Also index ~N SciFact chunks through `rag serve`'s "
+              "/v1/embeddings and in-process (opt-in row).")  # fmt: skip
 @click.option(
     "--report",
     "report",
@@ -86,6 +89,7 @@ def bench_command(
     scale_chunks: int | None,
     reps: int | None,
     skip: tuple[str, ...],
+    remote_chunks: int | None,
 ) -> None:
     """Measure indexing, retrieval quality and latency, answer speed, and the LangChain peer.
 
@@ -110,6 +114,7 @@ def bench_command(
         "scale_chunks": scale_chunks,
         "reps": reps,
         "skip": skip or None,
+        "remote_chunks": remote_chunks,
     }
     config_file = (ctx.find_root().obj or {}).get("config_file")
     given["config_file"] = Path(config_file).resolve() if config_file else None

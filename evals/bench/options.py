@@ -32,6 +32,7 @@ class BenchOptions:
     skip: tuple[str, ...] = ()
     answer_backend: str = "llama-cpp"  # the local model the answer targets are about
     config_file: Path | None = None  # given to the `rag` processes the bench starts
+    remote_chunks: int | None = None  # the opt-in remote-embedder row on ~N SciFact chunks
 
     @classmethod
     def quick_defaults(cls, **given: Any) -> BenchOptions:

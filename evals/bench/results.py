@@ -141,6 +141,22 @@ class Embedding:
     fastest_with_quality: str | None = field(default=None, metadata=OMIT)
 
 
+@dataclass(frozen=True, kw_only=True)
+class RemoteEmbedding:
+    """Indexing with the embedder in-process and through `rag serve`'s /v1/embeddings."""
+
+    documents: int
+    chunks: int
+    server_embedder: str  # what the server embedded with (the same model and backend)
+    batch_size: int  # texts per request
+    concurrency: int  # requests in flight
+    order: list[str]  # the runs, in the order they ran
+    runs_s: dict[str, list[float]]  # seconds per run: "in-process" and "remote"
+    in_process_chunks_per_s: float | None
+    remote_chunks_per_s: float | None
+    overhead_pct: float | None  # median remote time over median in-process time, minus 1
+
+
 # ---------------------------------------------------------------- scale
 
 
@@ -268,6 +284,7 @@ class BenchResult:
     indexing: IndexingResult = field(default_factory=IndexingResult)
     retrieval: Retrieval | None = field(default=None, metadata=OMIT)
     embedding: Embedding | None = None
+    remote_embedding: RemoteEmbedding | None = field(default=None, metadata=OMIT)
     scale: Scale | None = None
     answer: Answers | None = None
     targets: list[Target] = field(default_factory=list)

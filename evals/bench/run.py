@@ -94,6 +94,14 @@ def run_bench(
             ),
         )
         embedding = run.section("embedding", lambda: s.embedding(docs, data, base, log))
+        remote = None
+        if options.remote_chunks:
+            from evals.bench.remote import remote_vs_in_process
+
+            n, config = options.remote_chunks, options.config_file
+            remote = run.section(
+                "remote", lambda: remote_vs_in_process(docs, base, root, n, config, log)
+            )
         scale = run.section("scale", lambda: s.scale(data, settings, options, log))
         answer = run.section("answer", lambda: s.answers(settings, corpus_settings, options, log))
     finally:
@@ -132,6 +140,7 @@ def run_bench(
         indexing=IndexingResult(corpus=corpus, scifact=scifact[0] if scifact else None),
         retrieval=retrieval,
         embedding=embedding,
+        remote_embedding=remote,
         scale=scale[0] if scale else None,
         answer=answer,
         errors=run.errors,

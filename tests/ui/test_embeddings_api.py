@@ -149,23 +149,20 @@ def test_an_index_embedded_through_rag_serve_holds_the_in_process_vectors(
         embedding_base_url=f"{rag_server.url}/v1",
         embedding_remote_model="all-MiniLM-L6-v2 (onnx-int8)",
         embedding_api_key_env="TEST_REMOTE_KEY",
-        embedding_batch_size=8,
+        embedding_batch_size=64,
     )
     report = ingest([CORPUS], settings)
     assert report.added == 5
     index = open_index(settings)
     assert index.status().embedding_model == "openai:all-MiniLM-L6-v2 (onnx-int8)"
-    chunks = [c for s in sorted(index.sources()) for c in index.chunks_of(s)]  # as sent
+    chunks = [c for s in sorted(index.sources()) for c in index.chunks_of(s)]
     stored = index.embeddings([c.id for c in chunks])
     # int8 vectors depend slightly on the other texts of their batch (activations are
-    # quantized per batch), so the in-process side embeds the same batches of 8.
-    embedder, texts = get_embedder(IndexSettings()), [c.text for c in chunks]
-    local = np.concatenate(
-        [embedder.embed_documents(texts[i : i + 8]) for i in range(0, len(texts), 8)]
-    )
-    assert len(texts) == 29
+    # quantized per batch), so all 29 chunks went in one request and are embedded at once here.
+    assert len(chunks) == 29
+    local = get_embedder(IndexSettings()).embed_documents([c.text for c in chunks])
     assert np.sum(stored * local, axis=1).min() >= 0.999
 
-    query = "Who heads Russia's Foreign Intelligence Service?"
+    query = "Who did the CIA director call to discuss cooperation and crisis resolution?"
     hits = index.dense_search(get_embedder(settings).embed_query(query), k=3)
-    assert any("Naryshkin" in c.text for c in index.get([h[0] for h in hits]))
+    assert any("Ratcliffe initiated the call" in c.text for c in index.get([h[0] for h in hits]))
