@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from index.types import Chunk
 from rag.config import GroundingSettings
 from rag.grounding import GroundingResult
 from rag.terms import content_terms, name_terms
@@ -151,6 +152,10 @@ def should_abstain(
     return AbstainDecision(False, None, signals)
 
 
+def _titled(chunk: Chunk) -> str:
+    return f"{chunk.title}\n\n{chunk.text}" if chunk.title else chunk.text
+
+
 def premise_decision(
     question: str, hits: Sequence[Hit], before: AbstainDecision, answer_passage: str | None
 ) -> AbstainDecision | None:
@@ -162,7 +167,8 @@ def premise_decision(
     from rag.nlp import NlpUnavailable
     from rag.premise import premise_gaps
 
-    texts = [answer_passage] if answer_passage else [h.chunk.text for h in hits]
+    # a passage's document title is part of what it says ("Super Bowl 50" is rarely repeated)
+    texts = [answer_passage] if answer_passage else [_titled(h.chunk) for h in hits]
     try:
         gaps = [premise_gaps(question, text) for text in texts]
     except NlpUnavailable:

@@ -155,7 +155,9 @@ class KeyTerm:
 def token_keys(token: Token) -> set[str]:
     """The forms under which a text states this token: lower-cased word, lemma, their stems."""
     lower, lemma = token.text.lower(), token.lemma_.lower()
-    return {lower, lemma, stem(lower), stem(lemma)}
+    # "St." and "St", "U.S." and "US" are one word
+    bare, undotted = lower.rstrip("."), lower.replace(".", "")
+    return {lower, lemma, bare, undotted, stem(lower), stem(lemma)} - {""}
 
 
 def _is_number_token(token: Token) -> bool:

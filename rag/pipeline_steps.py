@@ -175,11 +175,13 @@ class Prepared:
         return self.request.short_answer
 
     def short_answer_passage(self) -> str | None:
-        """The text of the passage the short answer comes from (None without one)."""
+        """The passage the short answer comes from, under its document's title (None without
+        a short answer)."""
         short = self.request.short_answer
-        if short is None:
+        chunk = next((p.chunk for p in self.request.passages if short and p.n == short.n), None)
+        if chunk is None:
             return None
-        return next((p.chunk.text for p in self.request.passages if p.n == short.n), None)
+        return f"{chunk.title}\n\n{chunk.text}" if chunk.title else chunk.text
 
 
 def prepare(

@@ -5,7 +5,8 @@ Unless the request asks for bare text (`"ragchat": {"bare": true}`) or the setti
 `api.sources_in_content` is off, the message content ends with a short sources list (title,
 file, quoted span per [n], see ui.api_sources), so any chat client shows checkable sources.
 Replies follow OpenAI's shapes, plus extra fields: `citations` (a list of
-`Citation.to_json()`), `abstained` and `abstain_reason`. A streamed reply sends
+`Citation.to_json()`), `short_answer` (`ShortAnswer.to_json()` or null), `abstained` and
+`abstain_reason`. A streamed reply sends
 `chat.completion.chunk` events (the sources list as the last content piece) and, in the last
 one, the same extra fields and `final_content` (the checked answer text with the sources list,
 which differs from the streamed text when invalid markers were removed or an extractive
@@ -113,6 +114,7 @@ def _split_conversation(req: ChatCompletionRequest) -> tuple[str, tuple[Message,
 def _extra_fields(answer: Answer) -> dict[str, Any]:
     return {
         "citations": [c.to_json() for c in answer.citations],
+        "short_answer": answer.short_answer.to_json() if answer.short_answer else None,
         "abstained": answer.abstained,
         "abstain_reason": answer.abstain_reason,
         "backend_model": answer.model,

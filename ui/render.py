@@ -130,6 +130,12 @@ def answer_html(answer: Answer) -> str:
         body = f'<div class="rag-notice rag-abstain">ℹ {_esc(answer.text)}</div>'
     else:
         body = f'<div class="rag-answer">{_mark_unsupported(answer)}</div>'
+        if answer.short_answer is not None:
+            short = answer.short_answer
+            body = (
+                f'<div class="rag-short-answer">Answer: <strong>{_esc(short.text)}</strong> '
+                f"[{short.n}]</div>" + body
+            )
         if answer.fallback:
             body += (
                 '<div class="rag-notice rag-fallback">The model\'s answer was not supported '
@@ -192,7 +198,9 @@ def sources_html(answer: Answer | None) -> str:
     unsupported = [s for s in answer.sentences if not s.supported and s.sentence.strip()]
     if unsupported and not answer.abstained:
         items = "".join(
-            f'<li class="rag-unsupported">{UNSUPPORTED_NOTE}: {_esc(s.sentence)}</li>'
+            f'<li class="rag-unsupported">{UNSUPPORTED_NOTE}: {_esc(s.sentence)}'
+            + (f" <i>({_esc(s.reason)})</i>" if s.reason else "")
+            + "</li>"
             for s in unsupported
         )
         parts.append(
