@@ -1,5 +1,6 @@
-"""The Gradio Blocks web chat: streaming cited answers, sources panel, backend and retrieval
-controls, uploads and index status.
+"""The Gradio Blocks web chat: streaming cited answers (Enter sends, Shift+Enter adds a line,
+Stop ends the answer), sources panel, copy answer with its sources, example questions from the
+indexed titles (ui.examples), backend and retrieval controls, uploads and index status.
 
 Each browser tab keeps its own `ChatSession` (gr.State, see ui.history); every question and
 answer is saved in the user's conversation as it happens, and the sidebar (ui.history) lists,
@@ -24,15 +25,11 @@ from rag.config import Settings
 from rag.types import Answer, AnswerStream, Message
 from ui import render
 from ui.conversations import ConversationStore
+from ui.examples import FALLBACK, ExampleQuestions
 from ui.history import ChatSession, HistoryHandlers, Sidebar
 from ui.state_db import db_path
 from ui.uploads import ingest_uploads, supported_suffixes
 
-EXAMPLES = [
-    "Who is the director of the SVR?",
-    "When did the CIA and SVR chiefs speak?",
-    "Why are U.S. allies rethinking intelligence sharing?",
-]
 # Options the chat lets a user change per question, for a backend that has them all.
 SERVER_OPTIONS = ("base_url", "model")
 
@@ -65,6 +62,7 @@ class ChatHandlers:
         self.assistant = assistant
         self.store = store  # None: conversations are not saved
         self.history = HistoryHandlers(store)
+        self.examples = ExampleQuestions(settings.index)
 
     # --- status -------------------------------------------------------------------------
     def backend_choices(self) -> list[tuple[str, str]]:
@@ -99,11 +97,15 @@ class ChatHandlers:
             return gr.update(visible=False), gr.update(), gr.update()
         return gr.update(visible=True), shown["base_url"], shown["model"]
 
-    def on_load(self, backend: str) -> tuple[Any, str, Any]:
+    def example_samples(self) -> Any:
+        return gr.update(samples=[[q] for q in self.examples.for_assistant(self.assistant)])
+
+    def on_load(self, backend: str) -> tuple[Any, str, Any, Any]:
         return (
             gr.update(choices=self.backend_choices(), value=backend),
             self.index_html(),
             gr.update(choices=self.index_sources()),
+            self.example_samples(),
         )
 
     # --- chat ---------------------------------------------------------------------------
@@ -132,7 +134,7 @@ class ChatHandlers:
         question = (question or "").strip()
         if not question:
             gr.Info("Type a question first.")
-            yield conv.display, question, render.sources_html(conv.last), conv, gr.update()
+            yield conv.display, question, render.sources_html(conv.last), conv
             return
         problem = self.assistant.validate(question)
         if problem:
@@ -155,7 +157,7 @@ class ChatHandlers:
             message_ids=[*conv.message_ids, question_id, None],
         )  # fmt: skip
         searching = '<div class="rag-sources"><p>Searching the documents…</p></div>'
-        yield display, "", searching, asking, self.history.listing_for(request, conversation_id)
+        yield display, "", searching, asking
         partial = ""
         try:
             stream = AnswerStream(
@@ -170,7 +172,7 @@ class ChatHandlers:
             for piece in stream:
                 partial += piece
                 display[-1] = {"role": "assistant", "content": render.streaming_html(partial)}
-                yield display, "", searching, asking, gr.update()
+                yield display, "", searching, asking
             final = stream.answer
         except Exception as err:  # the chat must survive anything the stack raises
             final = _failed_answer(str(err) or type(err).__name__, backend)
@@ -187,13 +189,7 @@ class ChatHandlers:
             id=conversation_id,
             message_ids=[*conv.message_ids, question_id, answer_id],
         )
-        yield (
-            display,
-            "",
-            render.sources_html(final),
-            new,
-            self.history.listing_for(request, conversation_id),
-        )
+        yield display, "", render.sources_html(final), new
 
     # --- uploads ------------------------------------------------------------------------
     def upload(
@@ -271,10 +267,14 @@ def build_blocks(
                     ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
                     stop = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
                 clear = gr.Button("New conversation", elem_id="clear", size="sm")
-                with gr.Column(elem_id="examples"):
-                    gr.Examples(
-                        examples=[[q] for q in EXAMPLES], inputs=[question], label="Examples"
-                    )
+                copy = gr.Button("Copy answer with sources", elem_id="copy-answer", size="sm")
+                copied = gr.Textbox(visible=False)
+                examples = gr.Dataset(
+                    components=[question],
+                    samples=[[q] for q in FALLBACK],  # until the page loads
+                    label="Examples",
+                    elem_id="examples",
+                )
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
                 sources = gr.HTML(render.sources_html(None), elem_id="sources")
@@ -323,16 +323,25 @@ def build_blocks(
             upload_result = gr.HTML(elem_id="upload-result")
 
         chat_inputs = [question, conv, backend, base_url, model, top_k, hybrid, source_filter]
-        chat_outputs = [chatbot, question, sources, conv, bar.conversations]
-        # "/chat" is the named endpoint for gradio_client (the load and fault tests use it)
+        chat_outputs = [chatbot, question, sources, conv]
+        # "/chat" is the named endpoint for gradio_client (the load and fault tests use it);
+        # the sidebar is refreshed by a second step so that endpoint's outputs stay the same
         asked = ask.click(h.respond, chat_inputs, chat_outputs, api_name="chat")
         submitted = question.submit(h.respond, chat_inputs, chat_outputs, api_name="chat_submit")
+        for event in (asked, submitted):
+            event.then(hist.refresh, conv, bar.conversations, api_visibility="private")
         stop.click(None, None, None, cancels=[asked, submitted], queue=False)
         bar.wire(blocks, hist, chatbot, question, sources, conv, clear)
         chatbot.like(hist.like, conv, [note_row, note, rated])
         save_note.click(hist.save_note, [rated, note], [note_row, note])
         note.submit(hist.save_note, [rated, note], [note_row, note])
         backend.change(h.show_server_options, backend, [server_row, base_url, model])
-        add.click(h.upload, files, [upload_result, index_status, source_filter, files])
-        blocks.load(h.on_load, backend, [backend, index_status, source_filter])
+        add.click(h.upload, files, [upload_result, index_status, source_filter, files]).then(
+            h.example_samples, None, examples, api_visibility="private"
+        )
+        examples.click(lambda sample: sample[0], examples, question, api_visibility="private")
+        copy.click(hist.copy_text, conv, copied, api_visibility="private").then(
+            None, copied, None, js="(text) => navigator.clipboard.writeText(text)"
+        )
+        blocks.load(h.on_load, backend, [backend, index_status, source_filter, examples])
     return blocks

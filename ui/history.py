@@ -20,6 +20,7 @@ import gradio as gr
 
 from rag.types import Answer, Message
 from ui import render
+from ui.api_sources import sources_text
 from ui.conversations import LOCAL_USER, ConversationStore, StoredMessage, export_markdown
 from ui.feedback import FeedbackStore
 
@@ -93,8 +94,9 @@ class HistoryHandlers:
         return conversation_id, stored.id
 
     # --- sidebar ------------------------------------------------------------------------
-    def listing_for(self, request: gr.Request | None, selected: str | None) -> Any:
-        return gr.update() if self.store is None else self.listing(user_of(request), "", selected)
+    def refresh(self, session: ChatSession, request: gr.Request) -> Any:
+        """The list after a question, with the session's conversation selected."""
+        return gr.update() if self.store is None else self.listing(user_of(request), "", session.id)
 
     def choices(self, user: str, search: str = "") -> list[tuple[str, str]]:
         if self.store is None:
@@ -157,6 +159,13 @@ class HistoryHandlers:
         path = folder / f"{stem or 'conversation'}.md"
         path.write_text(text, encoding="utf-8")
         return gr.update(value=str(path), visible=True)
+
+    @staticmethod
+    def copy_text(session: ChatSession) -> str:
+        """The last answer as plain text with its sources, for the clipboard."""
+        if session.last is None:
+            return ""
+        return session.last.text + sources_text(session.last)
 
     # --- feedback -----------------------------------------------------------------------
     def like(self, session: ChatSession, data: gr.LikeData, request: gr.Request) -> tuple:

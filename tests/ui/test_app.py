@@ -49,7 +49,7 @@ def test_the_answer_streams_then_the_checked_text_replaces_it(handlers):
     steps = _respond(handlers, "Who is the director of the SVR?")
     streamed = [display[-1]["content"] for display, *_ in steps[1:-1]]
     assert any("[7]" in html for html in streamed)  # the raw text is shown as it streams
-    display, box, _sources, conv, _listing = steps[-1]
+    display, box, _sources, conv = steps[-1]
     assert "Naryshkin." in display[-1]["content"] and "[7]" not in display[-1]["content"]
     assert box == "" and [m.content for m in conv.messages][-1] == "Naryshkin."
 

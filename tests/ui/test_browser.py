@@ -6,6 +6,7 @@ conftest.py, which answers with the extractive backend unless a test switches it
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,11 +82,19 @@ def test_cited_answer_with_highlighted_sources(page):
     page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)
 
 
-def test_example_question_and_follow_up_use_the_conversation(page):
-    page.locator("#examples").get_by_text("Who is the director of the SVR?", exact=True).click()
-    expect(page.locator("#question textarea")).to_have_value("Who is the director of the SVR?")
+def test_examples_come_from_the_titles_and_follow_ups_use_the_conversation(page):
+    page.locator("#examples").get_by_text("What is “", exact=False).first.click()
+    box = page.locator("#question textarea")
+    expect(box).to_have_value(re.compile("^What is “.+” about[?]$"))
+    title = box.input_value().removeprefix("What is “").removesuffix("” about?")
+    corpus = [p.read_text(encoding="utf-8") for p in (ROOT / "corpus").iterdir()]
+    assert any(title in document for document in corpus)  # a title of the indexed corpus
     page.click("#ask")
     page.wait_for_selector("#chat .rag-meta", timeout=ANSWER_WAIT_MS)
+    assert page.locator("#chat .rag-error").count() == 0
+    page.click("#clear")
+    page.wait_for_function("() => !document.querySelector('#chat .rag-meta')")
+    ask(page, "Who is the director of the SVR?")
     follow_up = ask(page, "Who did he speak with?")
     # alone, "he" names nobody; with the conversation it is the SVR director
     assert "Ratcliffe" in follow_up.inner_text()

@@ -96,6 +96,27 @@ def test_reopen_after_reload_rename_export_and_delete(page):
     expect(listed(page, title)).to_have_count(0)
 
 
+def test_enter_sends_shift_enter_adds_a_line_and_copy_takes_the_sources(page):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    box = page.locator("#question textarea")
+    box.click()
+    page.keyboard.type("Who is the director")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("of the SVR?")
+    expect(box).to_have_value("Who is the director\nof the SVR?")
+    assert page.locator("#chat .rag-meta").count() == 0  # Shift+Enter did not send
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#chat .rag-meta", timeout=ANSWER_WAIT_MS)
+    expect(box).to_have_value("")
+    assert page.evaluate("() => document.activeElement?.closest('#question') !== null")
+    page.click("#copy-answer")
+    page.wait_for_function("async () => (await navigator.clipboard.readText()).length > 0")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    answer, _, sources = copied.partition("\n\nSources:\n")
+    assert "Naryshkin" in answer and "<" not in answer  # plain text, not the bubble's markup
+    assert sources.startswith("[1] ") and ".txt: “" in sources
+
+
 def test_search_finds_a_conversation_by_its_message_text(page):
     ask(page, "When did the CIA and SVR chiefs speak?")
     title = f"call date {uuid.uuid4().hex[:6]}"
