@@ -2,18 +2,25 @@
 
 `Writer` receives documents that are new or changed (`offer`), sources to forget (`remove`)
 and the outcome of every other document (`unchanged`, `skip`). It embeds and stores in
-batches of `flush_size(settings)` chunks, swapping each document's chunks in by source in
-both stores, and saves the manifest after every batch, so progress survives a crash. The
-dirty marker is written before the first store write and removed at the clean end
-(`finish`). This module does not find or read files, or repair the stores.
+batches of at most `flush_size(settings)` chunks or `flush_tokens(settings)` tokens (so a
+batch of short chunks is not cut early), swapping each document's chunks in by source in
+both stores, and saves the manifest after every batch, so progress survives a crash.
+A batch is embedded in one background thread while the caller loads and chunks the next
+files; batches are stored in the caller's thread, in order, one embedding in flight, so a
+failed embedding stores nothing of its batch. The dirty marker is written before the first
+store write and removed at the clean end (`finish`). A progress bar, when given, also shows
+chunks per second. This module does not find or read files, or repair the stores.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import numpy as np
 
 from index.chunking import chunk_document
 from index.config import IndexSettings
@@ -28,6 +35,11 @@ from index.walk import printable
 def flush_size(settings: IndexSettings) -> int:
     """Chunks embedded and stored per step: large for speed, small enough to save progress."""
     return max(128, 8 * settings.embedding_batch_size)
+
+
+def flush_tokens(settings: IndexSettings) -> int:
+    """Tokens embedded per step: half-full chunks on average reach it with `flush_size`."""
+    return flush_size(settings) * settings.chunk_tokens // 2
 
 
 @dataclass
@@ -51,10 +63,15 @@ class Writer:
     changed: bool = False
     bar: Any = None  # a tqdm bar counting finished documents, when progress is shown
     _embedder: Embedder | None = None
+    _in_flight: tuple[list[_Pending], list[Chunk], Future[np.ndarray]] | None = None
+    _pool: ThreadPoolExecutor | None = None
+    _pending_tokens: int = 0
+    _started: float = field(default_factory=time.perf_counter)
 
     def __post_init__(self) -> None:
         for key in ("load", "chunk", "embed", "store"):
             self.report.timings.setdefault(key, 0.0)
+        self.flush_token_limit = flush_tokens(self.settings)
 
     def add_time(self, key: str, since: float) -> None:
         """Count the time from `since` to now under `key` in the report's timings."""
@@ -103,8 +120,10 @@ class Writer:
             "updated" if doc.source in self.manifest.files else "added"
         )
         self.pending.append(_Pending(record, chunks, status))
-        if sum(len(p.chunks) for p in self.pending) >= self.flush_chunks:
-            self.flush()
+        self._pending_tokens += sum(c.n_tokens for c in chunks)
+        pending_chunks = sum(len(p.chunks) for p in self.pending)
+        if pending_chunks >= self.flush_chunks or self._pending_tokens >= self.flush_token_limit:
+            self.flush(wait=False)
 
     def _begin_write(self) -> None:
         if not self.changed:
@@ -117,15 +136,36 @@ class Writer:
             self.index.check_embedder(self._embedder.dim)
         return self._embedder
 
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        batch, self.pending = self.pending, []
-        chunks = [c for p in batch for c in p.chunks]
-        started = time.perf_counter()  # the first batch also pays for loading the model
-        embedder = self._embedder_for_writing()
-        vectors = embedder.embed_documents([c.text for c in chunks])
-        self.add_time("embed", started)
+    def _embed(self, embedder: Embedder, chunks: list[Chunk]) -> np.ndarray:
+        started = time.perf_counter()  # in the background thread: overlaps load and chunk
+        try:
+            return embedder.embed_documents([c.text for c in chunks])
+        finally:
+            self.add_time("embed", started)
+
+    def flush(self, wait: bool = True) -> None:
+        """Send the pending documents to be embedded; with `wait`, store everything sent."""
+        if self.pending:
+            batch, self.pending, self._pending_tokens = self.pending, [], 0
+            chunks = [c for p in batch for c in p.chunks]
+            started = time.perf_counter()  # loading the model and checking the index
+            embedder = self._embedder_for_writing()
+            self.add_time("embed", started)
+            previous = self._in_flight
+            if previous is not None:  # one embedding in flight: this batch waits its turn
+                self._in_flight = None
+                self._store(*previous)
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="rag-embed")
+            self._in_flight = (batch, chunks, self._pool.submit(self._embed, embedder, chunks))
+        if wait and self._in_flight is not None:
+            previous, self._in_flight = self._in_flight, None
+            self._store(*previous)
+
+    def _store(
+        self, batch: list[_Pending], chunks: list[Chunk], embedding: Future[np.ndarray]
+    ) -> None:
+        vectors = embedding.result()  # an EmbeddingError surfaces here, before any write
         self._begin_write()
         started = time.perf_counter()
         self.index.replace_sources([p.record.source for p in batch], chunks, vectors)
@@ -137,6 +177,9 @@ class Writer:
             else:
                 self.report.updated += 1
         self.report.embedded_chunks += len(chunks)
+        if self.bar is not None:
+            elapsed = time.perf_counter() - self._started
+            self.bar.set_postfix_str(f"{self.report.embedded_chunks / elapsed:.1f} chunks/s")
         self.advance(len(batch))
         self.manifest.touch()
         self.manifest.save(self.settings.manifest_path)
@@ -145,6 +188,7 @@ class Writer:
     def remove(self, sources: Sequence[str]) -> None:
         if not sources:
             return
+        self.flush()
         self._begin_write()
         started = time.perf_counter()
         self.index.remove_sources(sources)
@@ -158,6 +202,8 @@ class Writer:
 
     def finish(self, started: float) -> IngestReport:
         self.flush()
+        if self._pool is not None:
+            self._pool.shutdown()
         marker = dirty_marker(self.settings)
         if self.changed or marker.exists():
             begun = time.perf_counter()
