@@ -83,7 +83,7 @@ class RemoteEmbedder:
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, self._dim), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32)
         # Requests of similar lengths: a server that pads its batches wastes less work.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         ordered = [texts[i] for i in order]

@@ -32,9 +32,11 @@ from index.config import IndexSettings
 from index.embedding import EmbeddingError, get_embedder
 from index.manifest import Manifest
 from index.pipeline import ingest
+from index.remote_embed import RemoteEmbedder
 from index.store import IndexMismatchError, open_index
 from rag.backends.llama_cpp import bundled_model_path
 from rag.cli import cli
+from rag.testing.embedding import EmbedderContract
 
 pytestmark = pytest.mark.server
 
@@ -196,6 +198,14 @@ def test_llama_cpp_server_embeds_the_corpus_and_retrieval_finds_it(
 
     again = ingest([folder], settings)
     assert again.unchanged == 5 and again.embedded_chunks == 0
+
+
+class TestRemoteEmbedderContract(EmbedderContract):
+    @pytest.fixture(scope="class")
+    def embedder(self, embed_server: str) -> Iterator[RemoteEmbedder]:
+        os.environ["TEST_CONTRACT_KEY"] = KEY
+        yield RemoteEmbedder(embed_server, LOCAL_NAME, api_key_env="TEST_CONTRACT_KEY")
+        os.environ.pop("TEST_CONTRACT_KEY", None)
 
 
 # ---------------------------------------------------------------- faults
