@@ -330,7 +330,14 @@ def build_blocks(
         submitted = question.submit(h.respond, chat_inputs, chat_outputs, api_name="chat_submit")
         for event in (asked, submitted):
             event.then(hist.refresh, conv, bar.conversations, api_visibility="private")
-        stop.click(None, None, None, cancels=[asked, submitted], queue=False)
+        # stopping keeps the question (saved before answering) and lists its conversation
+        stop.click(
+            hist.refresh,
+            conv,
+            bar.conversations,
+            cancels=[asked, submitted],
+            api_visibility="private",
+        )
         bar.wire(blocks, hist, chatbot, question, sources, conv, clear)
         chatbot.like(hist.like, conv, [note_row, note, rated])
         save_note.click(hist.save_note, [rated, note], [note_row, note])

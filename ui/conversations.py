@@ -15,6 +15,7 @@ import builtins
 import dataclasses
 import json
 import time
+import typing
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,8 @@ def answer_to_json(answer: Answer) -> str:
         value = getattr(answer, f.name)
         if f.name in ("citations", "sentences"):
             value = [dataclasses.asdict(item) for item in value]
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = dataclasses.asdict(value)  # e.g. the short answer
         elif not isinstance(value, str | int | float | bool | type(None)):
             continue  # not JSON-safe: not shown by the chat
         data[f.name] = value
@@ -72,10 +75,20 @@ def _tuples(key: str, value: Any) -> Any:
     return tuple(value) if key == "citations" else value
 
 
+def _rebuild(hint: Any, value: Any) -> Any:
+    """A stored dict back as the dataclass its field holds (`X | None` fields too)."""
+    if isinstance(value, dict):
+        for kind in typing.get_args(hint) or (hint,):
+            if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+                known = {f.name for f in dataclasses.fields(kind)}
+                return kind(**{k: v for k, v in value.items() if k in known})
+    return value
+
+
 def answer_from_json(raw: str) -> Answer:
     data = json.loads(raw)
-    known = {f.name for f in dataclasses.fields(Answer)}
-    values = {k: v for k, v in data.items() if k in known}
+    hints = typing.get_type_hints(Answer)
+    values = {k: _rebuild(hints[k], v) for k, v in data.items() if k in hints}
     values["citations"] = tuple(citation_from_json(c) for c in data.get("citations", []))
     sentence_fields = {f.name for f in dataclasses.fields(SentenceCheck)}
     values["sentences"] = tuple(
@@ -242,8 +255,11 @@ def export_markdown(info: ConversationInfo, messages: list[StoredMessage]) -> st
         if m.role == "user":
             out += [f"## Q: {' '.join(m.content.split())}", ""]
             continue
-        out.append(m.content)
         answer = m.answer
+        short = getattr(answer, "short_answer", None)
+        if short is not None:
+            out += [f"**Answer:** {short.text} [{short.n}]", ""]
+        out.append(m.content)
         if answer is None:
             continue
         if answer.model or answer.backend:

@@ -3,6 +3,7 @@ what survives a kill -9 or two writers at once (real SQLite files, real processe
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.types import Answer, Citation, SentenceCheck
+from rag.types import Answer, Citation, SentenceCheck, ShortAnswer
 from ui.conversations import ConversationStore, answer_from_json, answer_to_json, export_markdown
 from ui.feedback import FeedbackStore
 from ui.state_db import MIGRATIONS, SCHEMA_VERSION, StateDB, StateDBError, db_path, migrate
@@ -41,8 +42,10 @@ def store(tmp_path: Path) -> ConversationStore:
 
 
 def test_answer_round_trips_through_json_with_its_citations():
-    answer = _answer()
+    short = ShortAnswer("Sergei Naryshkin", 1, 10, 26, 0, 40, "person", 0.9)
+    answer = dataclasses.replace(_answer(), short_answer=short)
     again = answer_from_json(answer_to_json(answer))
+    assert again == dataclasses.replace(answer, timings_ms={})
     assert again.citations == answer.citations and again.sentences == answer.sentences
     assert (again.text, again.backend, again.model, again.fallback) == (
         answer.text, "extractive", "m1", True,
@@ -107,11 +110,13 @@ def test_rename_and_delete(store):
 def test_export_markdown_has_questions_answers_and_quoted_citations(store):
     conv = store.create("ann")
     store.add_message("ann", conv.id, "user", "Who is the director of the SVR?")
-    store.add_message("ann", conv.id, "assistant", "Naryshkin heads the SVR [1].", _answer())
+    short = ShortAnswer("Sergei Naryshkin", 1, 10, 26, 0, 40, "person", 0.9)
+    answer = dataclasses.replace(_answer(), short_answer=short)
+    store.add_message("ann", conv.id, "assistant", "Naryshkin heads the SVR [1].", answer)
     md = export_markdown(store.get("ann", conv.id), store.messages("ann", conv.id))
     assert md.startswith("# Who is the director of the SVR?")
     assert "## Q: Who is the director of the SVR?" in md
-    assert "Naryshkin heads the SVR [1]." in md
+    assert "**Answer:** Sergei Naryshkin [1]\n\nNaryshkin heads the SVR [1]." in md
     assert "[1] SVR chief (`svr.txt`, page 3)" in md and "> Sergei Naryshkin" in md
 
 

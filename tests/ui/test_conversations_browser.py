@@ -4,16 +4,20 @@ reopen after reload, rename, delete, export, thumbs down with a note then `rag e
 
 from __future__ import annotations
 
+import json
 import shutil
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from evals.suite import load_suite
 from tests.ui.conftest import ANSWER_WAIT_MS, ServerProcess, ask, offline_env, rag, start_server
-from tests.ui.test_browser import ARGS, CHROMIUM
+from tests.ui.test_browser import ARGS, CHROMIUM, choose_backend
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -115,6 +119,65 @@ def test_enter_sends_shift_enter_adds_a_line_and_copy_takes_the_sources(page):
     answer, _, sources = copied.partition("\n\nSources:\n")
     assert "Naryshkin" in answer and "<" not in answer  # plain text, not the bubble's markup
     assert sources.startswith("[1] ") and ".txt: “" in sources
+
+
+class SlowModel(BaseHTTPRequestHandler):
+    """An OpenAI-compatible server that streams one word every 0.3 s, for a minute."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # /v1/models, for the backend's status check
+        body = json.dumps({"object": "list", "data": [{"id": "m", "object": "model"}]})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        try:
+            for i in range(200):
+                delta = {"choices": [{"index": 0, "delta": {"content": f"word{i} "}}]}
+                self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
+                self.wfile.flush()
+                time.sleep(0.3)
+        except OSError:  # the client went away: what Stop should cause
+            pass
+
+
+@pytest.fixture
+def slow_model() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowModel)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_stop_ends_the_answer_and_keeps_the_question(page, slow_model):
+    choose_backend(page, "openai")
+    page.fill("#base-url textarea, #base-url input", slow_model)
+    page.fill("#question textarea", QUESTION)
+    page.click("#ask")
+    page.wait_for_function(
+        "() => (document.querySelector('#chat .rag-streaming')?.innerText || '').includes('word3')",
+        timeout=ANSWER_WAIT_MS,
+    )
+    page.click("#stop")
+    time.sleep(1)
+    stopped = page.locator("#chat .rag-streaming").inner_text()
+    time.sleep(2)
+    assert page.locator("#chat .rag-streaming").inner_text() == stopped  # no more words
+    assert "word150" not in stopped
+    # the question was kept: its conversation is listed and selected
+    expect(page.locator("#conversation-list label:has(input:checked)")).to_have_text(QUESTION)
+    choose_backend(page, "extractive")
+    assert "Naryshkin" in ask(page, "Who is the director of the SVR?").inner_text()
 
 
 def test_search_finds_a_conversation_by_its_message_text(page):
