@@ -254,6 +254,12 @@ def _run_beir(ctx, directory: str, as_json: bool, fail_under: tuple[str, ...]) -
 )
 @click.option("--limit", type=int, default=None, help="Ask only the first N committed questions.")
 @click.option(
+    "--claims",
+    "claims",
+    is_flag=True,
+    help="The claim and premise checkers on labelled SQuAD and SciFact claims (../shared).",
+)
+@click.option(
     "--export-feedback",
     type=click.Path(dir_okay=False),
     default=None,
@@ -278,6 +284,7 @@ def eval_command(
     split: str | None,
     limit: int | None,
     export_feedback: str | None,
+    claims: bool = False,
 ) -> None:
     """Measure retrieval, answers, citations and refusals per backend."""
     if export_feedback:
@@ -285,6 +292,14 @@ def eval_command(
 
         click.echo(export_command(settings_from_context(ctx), Path(export_feedback)))
         return
+    if claims:
+        from evals.answering.claims_eval import claims_command
+
+        try:
+            code = claims_command(split or "dev", fail_under)
+        except (OSError, ValueError) as err:
+            raise EvalError(str(err)) from None
+        ctx.exit(code)
     chosen = sum(bool(x) for x in (suites, beir_dir, squad_file, squad_open, unanswerable))
     if chosen != 1:
         raise click.UsageError(

@@ -23,13 +23,15 @@ a confusion table over tests/rag/questions.yaml). This module does not retrieve 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from index.types import Chunk
 from rag.config import GroundingSettings
 from rag.grounding import GroundingResult
+from rag.places import stands_for
 from rag.terms import content_terms, name_terms
 from rag.types import Hit
 
@@ -105,7 +107,8 @@ def retrieval_signals(
     bm25 = [h.bm25_score for h in hits if h.bm25_score is not None]
     known = (lambda t: stats.df.get(t, 0) > 0) if stats is not None else (lambda t: t in found)
     unknown = tuple(t for t in terms if not known(t))
-    missing_names = tuple(t for t in name_terms(question) if not known(t))
+    capitals = _capitals_known(question, known)
+    missing_names = tuple(t for t in name_terms(question) if not known(t) and t not in capitals)
     return AbstainSignals(
         coverage=coverage,
         best_dense=max(dense) if dense else None,
@@ -114,6 +117,19 @@ def retrieval_signals(
         unknown_terms=unknown,
         missing_names=missing_names,
     )
+
+
+def _capitals_known(question: str, known: Callable[[str], bool]) -> set[str]:
+    """Name terms of capitals in `question` whose country the corpus names ("Kyiv" where the
+    documents say "Ukraine"; rag.places)."""
+    out: set[str] = set()
+    for word in re.findall(r"\b[A-Z][\w'’-]*", question):
+        for form in stands_for(word):
+            terms = content_terms(form)  # "us" is a stop word here: such forms do not count
+            if terms and all(known(t) for t in terms):
+                out.update(content_terms(word))
+                break
+    return out
 
 
 def should_abstain(
@@ -160,17 +176,25 @@ def premise_decision(
     question: str, hits: Sequence[Hit], before: AbstainDecision, answer_passage: str | None
 ) -> AbstainDecision | None:
     """A refusal when the evidence lacks something `question` takes for granted (rag.premise),
-    else None. The evidence is the passage the short answer comes from (`answer_passage`);
-    without one, each retrieved passage on its own, and a refusal only when none states every
-    premise: a near-miss question (one name swapped for another of the same article) finds its
-    premise in one passage and the rest of the question in another. Skipped without spaCy."""
+    else None. Two readings of the evidence, and a refusal when either finds a gap:
+
+    - the retrieved passages together: an event they tell only without its doer ("did Trump
+      call" where the call was Ratcliffe's) is a gap;
+    - the passage the short answer comes from (`answer_passage`); without one, each passage
+      on its own, a gap only when none states every premise. A near-miss question (one name
+      swapped for another of the same article) finds its premise in one passage and the rest
+      of the question in another.
+
+    Skipped without spaCy's model."""
     from rag.nlp import NlpUnavailable
     from rag.premise import premise_gaps
 
     # a passage's document title is part of what it says ("Super Bowl 50" is rarely repeated)
     texts = [answer_passage] if answer_passage else [_titled(h.chunk) for h in hits]
     try:
-        gaps = [premise_gaps(question, text) for text in texts]
+        # without titles: a headline's words are no sentence that tells the event
+        joint = premise_gaps(question, [h.chunk.text for h in hits])
+        gaps = [joint] if joint else [premise_gaps(question, text) for text in texts]
     except NlpUnavailable:
         return None
     if not gaps or any(not g for g in gaps):

@@ -33,6 +33,7 @@ from spacy.tokens import Doc, Token
 from rag.claims import text_index
 from rag.keyterms import LIGHT_VERBS, KeyTerm, TextIndex, key_terms, stem, token_keys
 from rag.nlp import analyse_many
+from rag.places import stands_for
 from rag.wordsim import default_similarity
 
 # Verbs that ask about the documents rather than state an event ("mentioned", "described").
@@ -82,6 +83,8 @@ def premise_gaps(
     for term in terms:
         if term.keys & forms or _surname_known(term, q_doc, forms):
             continue
+        if term.kind == "name" and _country_named(q_doc[term.i].text, forms):
+            continue  # "Moscow" where the passage says "Russia"
         if _strict(term, q_doc[term.i], focus, forms):
             gaps.append(term.text)
     event = event_verb(q_doc)
@@ -109,6 +112,11 @@ def _strict(term: KeyTerm, token: Token, focus: Token | None, forms: frozenset[s
         and token.head.i == focus.i
         and bool(token_keys(focus) & forms)
     )
+
+
+def _country_named(word: str, forms: frozenset[str]) -> bool:
+    """Whether `word` is a capital whose country the evidence names (rag.places)."""
+    return any(all(w in forms for w in form.split()) for form in stands_for(word))
 
 
 def _plain_number_word(token: Token) -> bool:

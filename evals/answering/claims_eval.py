@@ -99,6 +99,48 @@ class ClaimsEvalResult:
         return markdown_table(header, rows)
 
 
+# What `rag eval --claims --fail-under NAME=VALUE` checks (higher is better for each).
+CLAIMS_METRICS = ("squad_recall", "squad_gold_pass", "scifact_recall", "premise_recall")
+
+
+def claims_metrics(result: ClaimsEvalResult) -> dict[str, float]:
+    """The checker's headline figures: recall of "unsupported" on swapped SQuAD sentences and
+    on SciFact CONTRADICT claims, the share of gold sentences it lets pass, and the premise
+    check's recall on near-miss questions."""
+    squad = result.row("claims", "squad")
+    scifact = result.row("claims", "scifact")
+    out = {
+        "squad_recall": squad.recall or 0.0,
+        "squad_gold_pass": 1.0 - (squad.false_flag_rate or 0.0),
+        "scifact_recall": scifact.recall or 0.0,
+    }
+    premise = [r for r in result.rows if r.checker == "premise gaps"]
+    if premise:
+        out["premise_recall"] = premise[0].recall or 0.0
+    return out
+
+
+def claims_command(split: str, fail_under: Sequence[str]) -> int:
+    """`rag eval --claims`: print the table and the headline figures; 1 when a
+    `--fail-under NAME=VALUE` is missed."""
+    result = run_claims_eval(split, ("claims",))
+    metrics = claims_metrics(result)
+    print(f"## Claim checker on labelled claims ({split.upper()})\n")
+    print(result.table())
+    print()
+    print(", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+    missed = []
+    for item in fail_under:
+        name, _, value = item.partition("=")
+        if name not in CLAIMS_METRICS:
+            raise ValueError(f"unknown metric {name!r} (known: {', '.join(CLAIMS_METRICS)})")
+        if metrics.get(name, 0.0) < float(value):
+            missed.append(f"{name} {metrics.get(name, 0.0):.3f} < {value}")
+    for line in missed:
+        print(f"FAIL: {line}", file=sys.stderr)
+    return 1 if missed else 0
+
+
 def new_checker(claims: Sequence[LabelledClaim]) -> list[bool]:
     from rag.claims import check_claim
 
