@@ -26,7 +26,7 @@ from rag.types import Answer, AnswerStream, Message
 from ui import render
 from ui.conversations import ConversationStore
 from ui.examples import FALLBACK, ExampleQuestions
-from ui.history import ChatSession, HistoryHandlers, Sidebar
+from ui.history import ChatSession, FeedbackNote, HistoryHandlers, Sidebar
 from ui.state_db import db_path
 from ui.uploads import ingest_uploads, supported_suffixes
 
@@ -235,7 +235,6 @@ def build_blocks(
     names = registry.names()
     with gr.Blocks(title="ragchat") as blocks:
         conv = gr.State(ChatSession())
-        rated = gr.State(None)  # the stored id of the answer the note box is about
         bar = Sidebar.build()
         gr.Markdown("## ragchat: answers from your documents, with checked citations")
         index_status = gr.HTML(elem_id="index-status")
@@ -249,13 +248,7 @@ def build_blocks(
                     buttons=["copy"],
                     placeholder="Ask about the documents, or pick an example below.",
                 )
-                with gr.Row(visible=False, elem_id="feedback-note-row") as note_row:
-                    note = gr.Textbox(
-                        label="What was wrong with this answer? (optional)",
-                        elem_id="feedback-note",
-                        scale=6,
-                    )
-                    save_note = gr.Button("Save note", elem_id="save-note", scale=1)
+                note = FeedbackNote.build()
                 with gr.Row():
                     question = gr.Textbox(
                         show_label=False,
@@ -339,9 +332,7 @@ def build_blocks(
             api_visibility="private",
         )
         bar.wire(blocks, hist, chatbot, question, sources, conv, clear)
-        chatbot.like(hist.like, conv, [note_row, note, rated])
-        save_note.click(hist.save_note, [rated, note], [note_row, note])
-        note.submit(hist.save_note, [rated, note], [note_row, note])
+        note.wire(hist, chatbot, conv)
         backend.change(h.show_server_options, backend, [server_row, base_url, model])
         add.click(h.upload, files, [upload_result, index_status, source_filter, files]).then(
             h.example_samples, None, examples, api_visibility="private"

@@ -252,3 +252,30 @@ class Sidebar:
         self.title.submit(hist.rename, renaming, self.conversations)
         self.delete.click(hist.delete, [session, self.search], listing)
         self.export.click(hist.export, session, self.export_file)
+
+
+@dataclass
+class FeedbackNote:
+    """The note box that opens under the chat after a thumbs down."""
+
+    row: gr.Row
+    text: gr.Textbox
+    save: gr.Button
+    rated: gr.State  # the stored id of the answer the note is about
+
+    @classmethod
+    def build(cls) -> FeedbackNote:
+        rated = gr.State(None)
+        with gr.Row(visible=False, elem_id="feedback-note-row") as row:
+            text = gr.Textbox(
+                label="What was wrong with this answer? (optional)",
+                elem_id="feedback-note",
+                scale=6,
+            )
+            save = gr.Button("Save note", elem_id="save-note", scale=1)
+        return cls(row, text, save, rated)
+
+    def wire(self, hist: HistoryHandlers, chatbot: gr.Chatbot, session: gr.State) -> None:
+        chatbot.like(hist.like, session, [self.row, self.text, self.rated])
+        for event in (self.save.click, self.text.submit):
+            event(hist.save_note, [self.rated, self.text], [self.row, self.text])
