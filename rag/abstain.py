@@ -92,14 +92,45 @@ def key_terms(question: str) -> list[str]:
     return list(dict.fromkeys(t for t in content_terms(question) if t not in _QUESTION_WORDS))
 
 
+def _paraphrased(
+    question: str, terms: Sequence[str], hits: Sequence[Hit], threshold: float
+) -> set[str]:
+    """The plain (lower-case) words of `question`, as stemmed `terms`, that the hits say in
+    other words: a hit word whose embedding is within `threshold` cosine ("truce" for
+    "ceasefire", rag.wordsim). Names and numbers never count."""
+    from rag.wordsim import default_similarity
+
+    wanted = {}
+    for word in _WORD.findall(question):
+        stems = content_terms(word)
+        if word.islower() and len(stems) == 1 and stems[0] in terms:
+            wanted[stems[0]] = word
+    if not wanted:
+        return set()
+    text = " ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits)
+    words = [w for w in dict.fromkeys(_WORD.findall(text.lower())) if content_terms(w)]
+    similarity = default_similarity()
+    return {t for t, w in wanted.items() if similarity.similar(w, words, threshold)}
+
+
+_WORD = re.compile(r"[A-Za-z][a-z]+")
+
+
 def retrieval_signals(
-    question: str, hits: Sequence[Hit], stats: TermStats | None = None
+    question: str,
+    hits: Sequence[Hit],
+    stats: TermStats | None = None,
+    word_similarity: float | None = None,
 ) -> AbstainSignals:
-    """Coverage of the question's key terms by the hits, and the hits' best scores."""
+    """Coverage of the question's key terms by the hits, and the hits' best scores. With
+    `word_similarity`, a plain word the hits say in other words counts as covered."""
     terms = key_terms(question)
     found: set[str] = set()
     for hit in hits:
         found |= set(content_terms(hit.chunk.text + " " + hit.chunk.title))
+    missing = [t for t in terms if t not in found]
+    if word_similarity is not None and missing and hits:
+        found |= _paraphrased(question, missing, hits, word_similarity)
     weight = stats.idf if stats is not None else (lambda _t: 1.0)
     total = sum(weight(t) for t in terms)
     coverage = sum(weight(t) for t in terms if t in found) / total if total else 1.0
@@ -139,7 +170,7 @@ def should_abstain(
     stats: TermStats | None = None,
 ) -> AbstainDecision:
     """Before generation: refuse when the retrieved chunks cannot hold the answer."""
-    signals = retrieval_signals(question, hits, stats)
+    signals = retrieval_signals(question, hits, stats, settings.coverage_word_similarity)
     if not settings.abstain:
         return AbstainDecision(False, None, signals)
     if not hits:

@@ -155,6 +155,15 @@ class GroundingSettings(BaseModel):
             "question's key terms."
         ),
     )
+    coverage_word_similarity: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description=(
+            "A question word the passages say in other words (embedding cosine at least this) "
+            "counts as covered; none: only the same word stem counts."
+        ),
+    )
     min_dense_score: float = Field(
         0.2,
         ge=-1,
