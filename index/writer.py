@@ -2,8 +2,8 @@
 
 `Writer` receives documents that are new or changed (`offer`), sources to forget (`remove`)
 and the outcome of every other document (`unchanged`, `skip`). It embeds and stores in
-batches of at most `flush_size(settings)` chunks or `flush_tokens(settings)` tokens (so a
-batch of short chunks is not cut early), swapping each document's chunks in by source in
+batches of at most `flush_size(settings)` chunks or `flush_tokens(settings)` tokens,
+whichever comes first, swapping each document's chunks in by source in
 both stores, and saves the manifest after every batch, so progress survives a crash.
 A batch is embedded in one background thread while the caller loads and chunks the next
 files; batches are stored in the caller's thread, in order, one embedding in flight, so a
@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -38,8 +39,9 @@ def flush_size(settings: IndexSettings) -> int:
 
 
 def flush_tokens(settings: IndexSettings) -> int:
-    """Tokens embedded per step: half-full chunks on average reach it with `flush_size`."""
-    return flush_size(settings) * settings.chunk_tokens // 2
+    """Tokens embedded per step at most: `flush_size` full-size chunks (a document's chunks
+    may overshoot a little, since chunk sizes are targets)."""
+    return flush_size(settings) * settings.chunk_tokens
 
 
 @dataclass
@@ -169,7 +171,9 @@ class Writer:
         self._begin_write()
         started = time.perf_counter()
         self.index.replace_sources([p.record.source for p in batch], chunks, vectors)
+        stored_at = datetime.now(UTC).isoformat(timespec="seconds")
         for p in batch:
+            p.record.indexed_at = stored_at
             self.manifest.files[p.record.source] = p.record
             self.report.files.append(FileResult(p.record.source, p.status, len(p.chunks)))
             if p.status == "added":
