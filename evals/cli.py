@@ -296,7 +296,7 @@ def eval_command(
         from evals.answering.claims_eval import claims_command
 
         try:
-            code = claims_command(split or "dev", fail_under)
+            code = claims_command(split or "dev", fail_under, limit)
         except (OSError, ValueError) as err:
             raise EvalError(str(err)) from None
         ctx.exit(code)

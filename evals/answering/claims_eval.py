@@ -120,10 +120,10 @@ def claims_metrics(result: ClaimsEvalResult) -> dict[str, float]:
     return out
 
 
-def claims_command(split: str, fail_under: Sequence[str]) -> int:
+def claims_command(split: str, fail_under: Sequence[str], limit: int | None = None) -> int:
     """`rag eval --claims`: print the table and the headline figures; 1 when a
-    `--fail-under NAME=VALUE` is missed."""
-    result = run_claims_eval(split, ("claims",))
+    `--fail-under NAME=VALUE` is missed. `limit`: the first N claims of each set."""
+    result = run_claims_eval(split, ("claims",), limit=limit)
     metrics = claims_metrics(result)
     print(f"## Claim checker on labelled claims ({split.upper()})\n")
     print(result.table())
@@ -222,20 +222,23 @@ def labelled(split: Split) -> dict[str, list[LabelledClaim]]:
 
 
 def run_claims_eval(
-    split: str = "dev", checkers: Sequence[str] = tuple(CHECKERS), premise: bool = True
+    split: str = "dev",
+    checkers: Sequence[str] = tuple(CHECKERS),
+    premise: bool = True,
+    limit: int | None = None,
 ) -> ClaimsEvalResult:
     """Every named checker on the split's labelled claims; with `premise`, also the premise
     check on the same SQuAD questions against their paragraph (answerable, should pass) and
     their near-miss twins (should fail)."""
     split = check_split(split)
-    data = labelled(split)
+    data = {name: claims[:limit] for name, claims in labelled(split).items()}
     rows = [
         rates(name, dataset, claims, CHECKERS[name])
         for name in checkers
         for dataset, claims in data.items()
     ]
     if premise:
-        questions = squad_questions(split)
+        questions = squad_questions(split)[:limit]
         rows += [
             rates(name, "squad questions", questions, fn) for name, fn in PREMISE_CHECKERS.items()
         ]

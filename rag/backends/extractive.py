@@ -6,9 +6,8 @@ quotes the sentence that states it with its marker ("John Ratcliffe — CIA Dire
 Ratcliffe initiated the call ... [1]."); otherwise it returns up to three sentences chosen by
 `rag.extractive.best_sentences`, each with its passage marker. It yields nothing when no
 sentence shares a content word with the question; the assistant reads an empty answer as "not
-found". Deterministic, always
-available; it takes no options. It does not retrieve, abstain or check grounding (the
-assistant does).
+found". Deterministic, always available; its one option, `semantic`, adds embedding similarity
+to the sentence ranking. It does not retrieve, abstain or check grounding (the assistant does).
 """
 
 from __future__ import annotations
@@ -16,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-from rag.backends.base import BackendStatus, ChatRequest, NoOptions
+from rag.backends.base import BackendStatus, ChatRequest, backend_options
 from rag.citations import strip_markers
 from rag.extractive import best_sentences, cite, lead_with
 
@@ -27,11 +26,25 @@ if TYPE_CHECKING:
     from rag.config import Settings
 
 
+class ExtractiveOptions(BaseModel):
+    """The `[llm.extractive]` settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    semantic: bool = Field(
+        True,
+        description=(
+            "Rank sentences also by embedding similarity to the question (the index's "
+            "embedder), not by shared words alone."
+        ),
+    )
+
+
 class ExtractiveBackend:
     """Answers by quoting; `embedder` (optional) adds embedding similarity to the ranking."""
 
     name: ClassVar[str] = "extractive"
-    Options: ClassVar[type[BaseModel]] = NoOptions
+    Options: ClassVar[type[BaseModel]] = ExtractiveOptions
     context_tokens: int | None = None  # it reads passages, not a prompt: no need to cut them
     can_rewrite: bool = False  # no model to rewrite a follow-up with
 
@@ -41,7 +54,12 @@ class ExtractiveBackend:
 
     @classmethod
     def from_settings(cls, settings: Settings, options: Any = None) -> ExtractiveBackend:
-        return cls()
+        opts = options if options is not None else backend_options(cls, settings)
+        if not opts.semantic:
+            return cls()
+        from index.embedding import get_embedder
+
+        return cls(embedder=get_embedder(settings.index))
 
     @property
     def model(self) -> str:
