@@ -28,6 +28,7 @@ class FileRecord:
     path: str = ""
     size: int = 0
     mtime_ns: int = 0
+    indexed_at: str = ""  # ISO time its chunks were last stored ("" in older manifests)
 
     def same_stat(self, size: int, mtime_ns: int) -> bool:
         return self.size == size and self.mtime_ns == mtime_ns

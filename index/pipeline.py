@@ -133,7 +133,7 @@ def _read_candidate(cand: Candidate, writer: Writer) -> tuple[Document, FileReco
         root = cand.root or (record.root if record and record.path == abspath else "")
         fresh = FileRecord(cand.source, digest, [], root, abspath, st.st_size, st.st_mtime_ns)
         if record and record.sha256 == digest:
-            fresh.chunk_ids = record.chunk_ids
+            fresh.chunk_ids, fresh.indexed_at = record.chunk_ids, record.indexed_at
             manifest.files[cand.source] = fresh
             writer.unchanged(cand.source)
             return None

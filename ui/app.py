@@ -1,6 +1,8 @@
 """The Gradio Blocks web chat: streaming cited answers (Enter sends, Shift+Enter adds a line,
 Stop ends the answer), sources panel, copy answer with its sources, example questions from the
-indexed titles (ui.examples), backend and retrieval controls, uploads and index status.
+indexed titles (ui.examples), backend and retrieval controls (ui.controls), uploads and index
+status; beside the chat, the document library (ui.library: a click on a citation opens the
+cited span there) and the rated answers (ui.feedback_view).
 
 Each browser tab keeps its own `ChatSession` (gr.State, see ui.history); every question and
 answer is saved in the user's conversation as it happens, and the sidebar (ui.history) lists,
@@ -20,29 +22,26 @@ from typing import Any
 import gradio as gr
 
 from rag.backends import registry
-from rag.backends.base import BackendError
 from rag.config import Settings
 from rag.types import Answer, AnswerStream, Message
 from ui import render
+from ui.controls import SERVER_OPTIONS, Controls, server_options
 from ui.conversations import ConversationStore
 from ui.examples import FALLBACK, ExampleQuestions
+from ui.feedback_view import FeedbackTab
 from ui.history import ChatSession, FeedbackNote, HistoryHandlers, Sidebar
+from ui.library import TAB_ID, LibraryHandlers, LibraryTab
 from ui.state_db import db_path
 from ui.uploads import ingest_uploads, supported_suffixes
 
-# Options the chat lets a user change per question, for a backend that has them all.
-SERVER_OPTIONS = ("base_url", "model")
+__all__ = ["ChatHandlers", "build_blocks", "server_options"]
 
-
-def server_options(settings: Settings, backend: str) -> dict[str, str] | None:
-    """The backend's current SERVER_OPTIONS (None when it does not take them all)."""
-    try:
-        options = registry.options(backend, settings)
-    except BackendError:
-        return None
-    if not all(name in type(options).model_fields for name in SERVER_OPTIONS):
-        return None
-    return {name: str(getattr(options, name)) for name in SERVER_OPTIONS}
+# On a phone the open conversation sidebar would cover the whole chat: start it closed there.
+CLOSE_SIDEBAR_WHEN_NARROW_JS = """() => {
+  if (!window.matchMedia('(max-width: 700px)').matches) return;
+  const bar = document.querySelector('#conversations.sidebar.open');
+  bar?.querySelector('button.toggle-button')?.click();
+}"""
 
 
 def _failed_answer(message: str, backend: str) -> Answer:
@@ -231,91 +230,70 @@ def build_blocks(
         store = ConversationStore.open(db_path(settings.index.data_dir))
     h = ChatHandlers(settings, assistant, store)
     hist = h.history
-    default_backend = settings.llm.backend
-    names = registry.names()
+    lib = LibraryHandlers(settings.index, assistant)
     with gr.Blocks(title="ragchat") as blocks:
         conv = gr.State(ChatSession())
         bar = Sidebar.build()
         gr.Markdown("## ragchat: answers from your documents, with checked citations")
         index_status = gr.HTML(elem_id="index-status")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(
-                    label="Chat",
-                    elem_id="chat",
-                    height=520,
-                    latex_delimiters=[],
-                    buttons=["copy"],
-                    placeholder="Ask about the documents, or pick an example below.",
-                )
-                note = FeedbackNote.build()
-                with gr.Row():
-                    question = gr.Textbox(
-                        show_label=False,
-                        placeholder="Ask a question about the documents…",
-                        elem_id="question",
-                        scale=6,
-                        max_lines=4,
+        with gr.Tabs(elem_id="tabs") as tabs:
+            with gr.Tab("Chat", id="chat", elem_id="chat-tab"):
+                with gr.Row(elem_id="chat-row"):
+                    with gr.Column(scale=3, min_width=300, elem_id="chat-column"):
+                        chatbot = gr.Chatbot(
+                            label="Chat",
+                            elem_id="chat",
+                            height=520,
+                            latex_delimiters=[],
+                            buttons=["copy"],
+                            placeholder="Ask about the documents, or pick an example below.",
+                        )
+                        note = FeedbackNote.build()
+                        with gr.Row():
+                            question = gr.Textbox(
+                                show_label=False,
+                                placeholder="Ask a question about the documents…",
+                                elem_id="question",
+                                scale=6,
+                                max_lines=4,
+                            )
+                            ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
+                            stop = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
+                        clear = gr.Button("New conversation", elem_id="clear", size="sm")
+                        copy = gr.Button(
+                            "Copy answer with sources", elem_id="copy-answer", size="sm"
+                        )
+                        copied = gr.Textbox(visible=False)
+                        examples = gr.Dataset(
+                            components=[question],
+                            samples=[[q] for q in FALLBACK],  # until the page loads
+                            label="Examples",
+                            elem_id="examples",
+                        )
+                    with gr.Column(scale=2, min_width=300, elem_id="sources-column"):
+                        gr.Markdown("### Sources")
+                        sources = gr.HTML(render.sources_html(None), elem_id="sources")
+                c = Controls.build(settings)
+                with gr.Accordion("Add documents", open=False, elem_id="uploads"):
+                    files = gr.File(
+                        file_count="multiple",
+                        type="filepath",
+                        label=(
+                            f"Upload {', '.join(sorted(supported_suffixes()))} files "
+                            f"(up to {settings.server.max_upload_mb:g} MB each)"
+                        ),
+                        elem_id="upload-files",
                     )
-                    ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
-                    stop = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
-                clear = gr.Button("New conversation", elem_id="clear", size="sm")
-                copy = gr.Button("Copy answer with sources", elem_id="copy-answer", size="sm")
-                copied = gr.Textbox(visible=False)
-                examples = gr.Dataset(
-                    components=[question],
-                    samples=[[q] for q in FALLBACK],  # until the page loads
-                    label="Examples",
-                    elem_id="examples",
-                )
-            with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML(render.sources_html(None), elem_id="sources")
-        with gr.Accordion("Backend", open=True):
-            backend = gr.Dropdown(
-                choices=[(n, n) for n in names],
-                value=default_backend,
-                label="Backend (takes effect on the next question)",
-                elem_id="backend",
-            )
-            shown = server_options(settings, default_backend)
-            with gr.Row(visible=shown is not None) as server_row:
-                base_url = gr.Textbox(
-                    value=(shown or {}).get("base_url", ""),
-                    label="Server base URL",
-                    elem_id="base-url",
-                )
-                model = gr.Textbox(
-                    value=(shown or {}).get("model", ""), label="Model", elem_id="server-model"
-                )
-        with gr.Accordion("Retrieval settings", open=False, elem_id="retrieval"):
-            top_k = gr.Slider(
-                1, 20, value=settings.retrieval.top_k, step=1, label="Passages (top-k)"
-            )
-            hybrid = gr.Checkbox(
-                value=settings.retrieval.bm25 and settings.retrieval.dense,
-                label="Hybrid search (embeddings + BM25 keywords); off: embeddings only",
-            )
-            source_filter = gr.Dropdown(
-                choices=[],
-                multiselect=True,
-                label="Only search these documents (empty: all)",
-                elem_id="source-filter",
-            )
-        with gr.Accordion("Add documents", open=False, elem_id="uploads"):
-            files = gr.File(
-                file_count="multiple",
-                type="filepath",
-                label=(
-                    f"Upload {', '.join(sorted(supported_suffixes()))} files "
-                    f"(up to {settings.server.max_upload_mb:g} MB each)"
-                ),
-                elem_id="upload-files",
-            )
-            add = gr.Button("Add to index", elem_id="upload-button")
-            upload_result = gr.HTML(elem_id="upload-result")
+                    add = gr.Button("Add to index", elem_id="upload-button")
+                    upload_result = gr.HTML(elem_id="upload-result")
+            with gr.Tab("Library", id=TAB_ID, elem_id="library-tab"):
+                library = LibraryTab.build()
+            with gr.Tab("Feedback", id="feedback", elem_id="feedback-tab") as feedback_tab:
+                feedback = FeedbackTab.build()
+        bridge = LibraryTab.bridge()
 
-        chat_inputs = [question, conv, backend, base_url, model, top_k, hybrid, source_filter]
+        chat_inputs = [question, conv, c.backend, c.base_url, c.model, c.top_k, c.hybrid,
+                       c.source_filter]  # fmt: skip
         chat_outputs = [chatbot, question, sources, conv]
         # "/chat" is the named endpoint for gradio_client (the load and fault tests use it);
         # the sidebar is refreshed by a second step so that endpoint's outputs stay the same
@@ -333,13 +311,19 @@ def build_blocks(
         )
         bar.wire(blocks, hist, chatbot, question, sources, conv, clear)
         note.wire(hist, chatbot, conv)
-        backend.change(h.show_server_options, backend, [server_row, base_url, model])
-        add.click(h.upload, files, [upload_result, index_status, source_filter, files]).then(
-            h.example_samples, None, examples, api_visibility="private"
-        )
+        index_changed = library.wire(blocks, lib, tabs, bridge)
+        feedback.wire(feedback_tab, hist.feedback)
+        c.backend.change(h.show_server_options, c.backend, [c.server_row, c.base_url, c.model])
+        uploaded = add.click(
+            h.upload, files, [upload_result, index_status, c.source_filter, files]
+        ).then(h.example_samples, None, examples, api_visibility="private")
+        library.refresh_after_upload(uploaded, lib)
+        for event in index_changed:  # the status line, search filter and examples follow
+            event.then(h.on_load, c.backend, [c.backend, index_status, c.source_filter, examples])
         examples.click(lambda sample: sample[0], examples, question, api_visibility="private")
         copy.click(hist.copy_text, conv, copied, api_visibility="private").then(
             None, copied, None, js="(text) => navigator.clipboard.writeText(text)"
         )
-        blocks.load(h.on_load, backend, [backend, index_status, source_filter, examples])
+        blocks.load(h.on_load, c.backend, [c.backend, index_status, c.source_filter, examples])
+        blocks.load(None, js=CLOSE_SIDEBAR_WHEN_NARROW_JS)
     return blocks

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 from collections.abc import Callable, Iterable
 from typing import ParamSpec
 
@@ -21,6 +22,7 @@ import nh3
 
 from index.types import FileResult, IndexStatus
 from rag.backends.base import BackendStatus
+from rag.citations import MARKER_RE
 from rag.types import Answer, Citation
 
 UNSUPPORTED_NOTE = "⚠ not supported by the cited text"
@@ -42,6 +44,26 @@ CSS = """
 .rag-unsupported-list li { color: #9a3412; }
 .rag-files td, .rag-files th { padding: .15em .6em; text-align: left; }
 .rag-status-skipped { color: #b91c1c; }
+.rag-cite { cursor: pointer; color: #2563eb; text-decoration: underline dotted; }
+.rag-source-head .rag-cite { font-weight: 400; font-size: .85em; margin-left: .3em; }
+.rag-doc-head { margin-bottom: .4em; }
+.rag-doc-note { font-size: .9em; opacity: .85; margin-bottom: .4em; }
+.rag-doc-text { white-space: pre-wrap; max-height: 65vh; overflow-y: auto; padding: .6em;
+  border: 1px solid #d4d4d8; border-radius: 6px; line-height: 1.5; }
+.rag-doc-text mark { background: #fde68a; color: #111827; padding: 0 .1em; }
+/* phone width: the sources panel goes under the chat */
+@media (max-width: 700px) {
+  #chat-row { flex-direction: column; flex-wrap: wrap; }
+  #chat-row > #chat-column, #chat-row > #sources-column { width: 100%; min-width: 0; }
+}
+/* the system's dark mode (Gradio sets .dark from prefers-color-scheme) */
+.dark .rag-abstain { background: #1e293b; }
+.dark .rag-error { background: #3f1d1d; }
+.dark .rag-fallback { background: #3b2a10; }
+.dark .rag-source, .dark .rag-doc-text { border-color: #3f3f46; }
+.dark .rag-passage mark { background: #a16207; color: #fefce8; }
+.dark .rag-cite { color: #93c5fd; }
+.dark .rag-unsupported-list li, .dark .rag-flag { color: #fdba74; }
 """
 
 
@@ -96,9 +118,51 @@ def meta_line(answer: Answer) -> str:
     return f'<div class="rag-meta">{html.escape(answer.backend)} · {html.escape(model)}</div>'
 
 
+CITE_TITLE = "Open {source} at the cited passage (characters {start}-{end}{page})"
+# The chat's own sanitizer drops data-* attributes, so a citation link carries what it opens
+# in its title, which is also the tooltip; ui.library reads it back with this pattern.
+CITE_TITLE_RE = re.compile(
+    r"^Open (?P<source>.+) at the cited passage \(characters (?P<start>\d+)-(?P<end>\d+)"
+    r"(?:, page (?P<page>\d+))?\)$"
+)
+
+
+def cite_title(citation: Citation) -> str:
+    """What a click on [n] opens in the document library: the cited document and span."""
+    page = f", page {citation.page}" if citation.page is not None else ""
+    return CITE_TITLE.format(
+        source=citation.source, start=citation.start, end=citation.end, page=page
+    )
+
+
+def cite_link(citation: Citation, label: str) -> str:
+    """`label` (escaped) as a clickable citation that opens the cited span in its document."""
+    title = html.escape(cite_title(citation), quote=True)
+    return f'<span class="rag-cite" title="{title}">{_esc(label)}</span>'
+
+
+_NUMBER_RE = re.compile(r"\d+")
+
+
+def _linked(escaped: str, citations: dict[int, Citation]) -> str:
+    """Escaped answer text with each cited number in its markers made a citation link."""
+    if not citations:
+        return escaped
+
+    def marker(match: re.Match[str]) -> str:
+        def number(m: re.Match[str]) -> str:
+            cited = citations.get(int(m.group()))
+            return cite_link(cited, m.group()) if cited else m.group()
+
+        return _NUMBER_RE.sub(number, match.group())
+
+    return MARKER_RE.sub(marker, escaped)
+
+
 def _mark_unsupported(answer: Answer) -> str:
-    """The answer text with every unsupported sentence wrapped and flagged."""
+    """The answer text with every unsupported sentence wrapped and flagged, markers linked."""
     text = answer.text
+    cited = {c.n: c for c in answer.citations}
     out: list[str] = []
     cursor = 0
     for check in answer.sentences:
@@ -107,14 +171,14 @@ def _mark_unsupported(answer: Answer) -> str:
         at = text.find(check.sentence, cursor)
         if at < 0:
             continue
-        out.append(_esc(text[cursor:at]))
+        out.append(_linked(_esc(text[cursor:at]), cited))
         out.append(
             f'<span class="rag-unsupported" title="{UNSUPPORTED_NOTE}">'
-            f"{_esc(check.sentence)}</span>"
+            f"{_linked(_esc(check.sentence), cited)}</span>"
             f' <span class="rag-flag">{UNSUPPORTED_NOTE}</span>'
         )
         cursor = at + len(check.sentence)
-    out.append(_esc(text[cursor:]))
+    out.append(_linked(_esc(text[cursor:]), cited))
     return "".join(out)
 
 
@@ -134,7 +198,7 @@ def answer_html(answer: Answer) -> str:
             short = answer.short_answer
             body = (
                 f'<div class="rag-short-answer">Answer: <strong>{_esc(short.text)}</strong> '
-                f"[{short.n}]</div>" + body
+                f"{_linked(f'[{short.n}]', {c.n: c for c in answer.citations})}</div>" + body
             )
         if answer.fallback:
             body += (
@@ -167,7 +231,8 @@ def citation_html(citation: Citation) -> str:
     return (
         f'<div class="rag-source" id="rag-source-{citation.n}">'
         f'<div class="rag-source-head">[{citation.n}] {html.escape(title)} '
-        f'<span class="rag-source-file">{html.escape(citation.source)}{page}</span></div>'
+        f'<span class="rag-source-file">{html.escape(citation.source)}{page}</span> '
+        f"{cite_link(citation, 'open in document')}</div>"
         f'<blockquote class="rag-passage">{_passage_html(citation)}</blockquote></div>'
     )
 

@@ -1,0 +1,323 @@
+"""The web chat's document library: every indexed document, read one, delete or re-index it.
+
+The table lists what the index holds (title, file, type, pages, chunks, date indexed, size),
+filtered by text and sorted by any column. Opening a document shows its cleaned text as the
+index holds it; a click on a citation [n] in an answer or in the sources panel (a
+link from ui.render, relayed by a hidden bridge element outside the tabs) opens the Library tab on
+the cited document, scrolled to the cited span in <mark> (with its page for a PDF).
+Deleting or re-indexing goes through index.documents (both stores and the manifest, under the
+indexing lock), then the assistant reloads its index, so the next answer cannot cite a
+deleted document. An uploaded document's saved copy is deleted with it, so the next upload
+does not index it again. This module formats and relays only: no retrieval or answering.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from index.config import IndexSettings
+from index.documents import (
+    DocumentError,
+    DocumentInfo,
+    document_text,
+    list_documents,
+    reindex_document,
+    remove_documents,
+)
+from index.lock import IndexBusyError
+from index.store import ChunkIndex, StoreError, open_index
+from ui.render import CITE_TITLE_RE, error_notice, sanitize
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("Title", "File", "Type", "Pages", "Chunks", "Indexed", "Size (KB)")
+SORT_KEYS = {
+    "Title": lambda d: d.title.lower(),
+    "File": lambda d: d.source.lower(),
+    "Type": lambda d: (d.kind, d.source.lower()),
+    "Pages": lambda d: d.pages or 0,
+    "Chunks": lambda d: d.chunks,
+    "Indexed": lambda d: d.indexed_at,
+    "Size (KB)": lambda d: d.size,
+}
+EMPTY_VIEW = '<div class="rag-doc"><p>Pick a document to read it.</p></div>'
+TAB_ID = "library"
+# Relays a click on any citation link on the page to the server: the clicked link's title
+# (which names the document and span) becomes this element's value, then a `submit` event.
+BRIDGE_JS = """
+if (window.__ragCite) document.removeEventListener('click', window.__ragCite, true);
+window.__ragCite = (event) => {
+  const link = event.target.closest && event.target.closest('.rag-cite[title]');
+  if (!link) return;
+  event.preventDefault();
+  event.stopPropagation();
+  props.value = link.getAttribute('title');
+  trigger('submit');
+};
+document.addEventListener('click', window.__ragCite, true);
+"""
+SCROLL_JS = """() => { setTimeout(() => {
+  const mark = document.querySelector('#doc-view mark');
+  if (mark) mark.scrollIntoView({block: 'center'});
+}, 300); }"""
+
+
+@dataclass(frozen=True)
+class CitedSpan:
+    """Where a citation points: a document and a character span in its cleaned text."""
+
+    source: str
+    start: int
+    end: int
+    page: int | None = None
+
+    @classmethod
+    def parse(cls, title: str) -> CitedSpan | None:
+        """The span a citation link's title names (see ui.render.cite_title)."""
+        match = CITE_TITLE_RE.match(title.strip())
+        if match is None:
+            return None
+        page = match["page"]
+        return cls(
+            match["source"], int(match["start"]), int(match["end"]), int(page) if page else None
+        )
+
+
+def _date(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return ""
+
+
+def table_rows(docs: list[DocumentInfo], text: str, sort_by: str, descending: bool) -> list:
+    """The table's rows: documents whose title, file or type contain `text`, sorted."""
+    wanted = (text or "").strip().lower()
+    shown = [d for d in docs if wanted in f"{d.title}\n{d.source}\n{d.kind}".lower()]
+    shown.sort(key=SORT_KEYS.get(sort_by, SORT_KEYS["Title"]), reverse=bool(descending))
+    return [
+        [d.title, d.source, d.kind, d.pages or "", d.chunks, _date(d.indexed_at),
+         round(d.size / 1024, 1)]
+        for d in shown
+    ]  # fmt: skip
+
+
+def document_html(index: ChunkIndex, source: str, span: CitedSpan | None = None) -> str:
+    """The document view: title, file, counts, then the cleaned text (the span in <mark>)."""
+    doc = document_text(index, source)
+    if doc is None:
+        return error_notice(f"'{source}' is not in the index any more.")
+    pages = [c.page for c in doc.chunks if c.page is not None]
+    facts = [f"{len(doc.chunks)} chunks", f"{len(doc.text):,} characters"]
+    if pages:
+        facts.append(f"{max(pages)} pages")
+    head = (
+        f'<div class="rag-doc-head"><b>{html.escape(doc.title)}</b> '
+        f'<span class="rag-source-file">{html.escape(source)}</span> · {" · ".join(facts)}</div>'
+    )
+    text, body = doc.text, html.escape(doc.text)
+    note = ""
+    if span is not None and 0 <= span.start < span.end <= len(text):
+        where = f" on page {span.page}" if span.page is not None else ""
+        note = f'<div class="rag-doc-note">The cited passage{where} is highlighted.</div>'
+        body = (
+            f'{html.escape(text[: span.start])}<mark id="rag-cited" title="cited{where}">'
+            f"{html.escape(text[span.start : span.end])}</mark>{html.escape(text[span.end :])}"
+        )
+    elif span is not None:
+        note = (
+            '<div class="rag-doc-note">The cited passage is no longer in this document '
+            "(it was re-indexed since).</div>"
+        )
+    return sanitize(
+        f'<div class="rag-doc">{head}{note}<div class="rag-doc-text">{body}</div></div>'
+    )
+
+
+class LibraryHandlers:
+    """The library's handlers over the server's index settings and the chat's assistant."""
+
+    def __init__(self, settings: IndexSettings, assistant: Any) -> None:
+        self.settings = settings
+        self.assistant = assistant
+        self._index: ChunkIndex | None = None
+
+    def index(self) -> ChunkIndex | None:
+        """The index (opened once, it follows other writers); None when there is none."""
+        if self._index is None:
+            if self.settings.chroma_url is None and not self.settings.manifest_path.is_file():
+                return None
+            try:
+                self._index = open_index(self.settings, check=False)
+            except StoreError as err:
+                log.warning("the library cannot open the index: %s", err)
+                return None
+        return self._index
+
+    def documents(self) -> list[DocumentInfo]:
+        index = self.index()
+        return list_documents(self.settings, index) if index is not None else []
+
+    def refresh(self, text: str, sort_by: str, descending: bool) -> tuple[Any, Any]:
+        """(table, document picker) for the current index."""
+        docs = self.documents()
+        choices = [(f"{d.title} ({d.source})", d.source) for d in docs]
+        return table_rows(docs, text, sort_by, descending), gr.update(choices=choices)
+
+    def open(self, source: str | None) -> str:
+        index = self.index()
+        if not source:
+            return EMPTY_VIEW
+        if index is None:
+            return error_notice("There is no index yet: add documents first.")
+        return document_html(index, source)
+
+    def select_row(self, data: gr.SelectData) -> tuple[Any, str]:
+        """A click on a table row opens that document (the File column is its source)."""
+        row = data.row_value or []
+        source = str(row[1]) if len(row) > 1 else ""
+        return gr.update(value=source or None), self.open(source)
+
+    def open_cited(self, key: str) -> tuple[Any, Any, str]:
+        """(tabs, document picker, view) for a clicked citation."""
+        span = CitedSpan.parse(key or "")
+        index = self.index()
+        if span is None or index is None:
+            return gr.update(), gr.update(), error_notice("That citation cannot be opened.")
+        view = document_html(index, span.source, span)
+        return gr.update(selected=TAB_ID), gr.update(value=span.source), view
+
+    def _changed(self, message: str, text: str, sort_by: str, descending: bool) -> tuple:
+        self.assistant.reload_index()  # the next answer searches the new index
+        self._index = None
+        table, picker = self.refresh(text, sort_by, descending)
+        return message, table, picker
+
+    def delete(self, source: str | None, text: str, sort_by: str, descending: bool) -> tuple:
+        """(notice, table, picker, view) after deleting one document."""
+        if not source:
+            return "<p>Pick a document first.</p>", gr.update(), gr.update(), gr.update()
+        paths = [d.path for d in self.documents() if d.source == source]
+        try:
+            remove_documents(self.settings, [source])
+        except (DocumentError, IndexBusyError, StoreError) as err:
+            return error_notice(str(err)), gr.update(), gr.update(), gr.update()
+        removed = ""
+        copy = Path(paths[0]) if paths and paths[0] else None
+        if copy and copy.parent.resolve() == self.settings.uploads_dir.resolve():
+            copy.unlink(missing_ok=True)  # else the next upload would index it again
+            removed = " and its uploaded copy"
+        message = sanitize(
+            f'<div class="rag-notice rag-abstain">Deleted {html.escape(source)}{removed}: its '
+            "chunks left the vector store, the keyword index and the manifest.</div>"
+        )
+        return (*self._changed(message, text, sort_by, descending), gr.update(value=EMPTY_VIEW))
+
+    def reindex(self, source: str | None, text: str, sort_by: str, descending: bool) -> tuple:
+        """(notice, table, picker, view) after reading one document's file again."""
+        if not source:
+            return "<p>Pick a document first.</p>", gr.update(), gr.update(), gr.update()
+        try:
+            result = reindex_document(self.settings, source)
+        except (DocumentError, IndexBusyError, StoreError) as err:
+            return error_notice(str(err)), gr.update(), gr.update(), gr.update()
+        if result.status == "skipped":
+            message = error_notice(f"{source} was not re-indexed: {result.reason}")
+        else:
+            message = sanitize(
+                f'<div class="rag-notice rag-abstain">Re-indexed {html.escape(source)}: '
+                f"{result.chunks} chunks.</div>"
+            )
+        changed = self._changed(message, text, sort_by, descending)
+        return (*changed, self.open(source))
+
+
+@dataclass
+class LibraryTab:
+    """The Library tab's widgets (and the hidden bridge that relays citation clicks)."""
+
+    table: gr.Dataframe
+    search: gr.Textbox
+    sort_by: gr.Dropdown
+    descending: gr.Checkbox
+    picker: gr.Dropdown
+    reindex: gr.Button
+    delete: gr.Button
+    result: gr.HTML
+    view: gr.HTML
+
+    @classmethod
+    def build(cls) -> LibraryTab:
+        """Call inside the `gr.Tab(..., id=TAB_ID)`."""
+        with gr.Row():
+            search = gr.Textbox(
+                label="Filter (title, file or type)", elem_id="library-filter", scale=3
+            )
+            sort_by = gr.Dropdown(
+                list(COLUMNS), value="Title", label="Sort by", elem_id="library-sort", scale=2
+            )
+            descending = gr.Checkbox(label="Descending", elem_id="library-descending", scale=1)
+        table = gr.Dataframe(
+            headers=list(COLUMNS),
+            interactive=False,
+            wrap=True,
+            column_widths=["34%", "22%", "7%", "7%", "8%", "13%", "9%"],
+            elem_id="library-table",
+            max_height=480,
+        )
+        with gr.Row():
+            picker = gr.Dropdown(choices=[], label="Document", elem_id="library-document", scale=4)
+            reindex = gr.Button("Re-index", elem_id="library-reindex", size="sm", scale=1)
+            delete = gr.Button(
+                "Delete from index", elem_id="library-delete", size="sm", variant="stop", scale=1
+            )
+        result = gr.HTML(elem_id="library-result")
+        view = gr.HTML(EMPTY_VIEW, elem_id="doc-view")
+        return cls(table, search, sort_by, descending, picker, reindex, delete, result, view)
+
+    @staticmethod
+    def bridge() -> gr.HTML:
+        """The hidden element relaying citation clicks; build it outside the tabs (a tab's
+        content is only on the page while the tab is shown)."""
+        return gr.HTML(
+            "", html_template="", js_on_load=BRIDGE_JS, visible="hidden", elem_id="cite-bridge"
+        )
+
+    def wire(
+        self, blocks: gr.Blocks, lib: LibraryHandlers, tabs: gr.Tabs, bridge: gr.HTML
+    ) -> list[Any]:
+        """Connect the tab; returns the delete and re-index events (to chain refreshes to)."""
+        listing = [self.search, self.sort_by, self.descending]
+        shown = [self.table, self.picker]
+        blocks.load(lib.refresh, listing, shown, api_visibility="private")
+        for event in (self.search.change, self.sort_by.change, self.descending.change):
+            event(lib.refresh, listing, shown, api_visibility="private", queue=False)
+        self.picker.input(lib.open, self.picker, self.view, api_visibility="private")
+        self.table.select(lib.select_row, None, [self.picker, self.view], api_visibility="private")
+        changed = [self.result, self.table, self.picker, self.view]
+        deleted = self.delete.click(
+            lib.delete, [self.picker, *listing], changed, api_visibility="private"
+        )
+        reindexed = self.reindex.click(
+            lib.reindex, [self.picker, *listing], changed, api_visibility="private"
+        )
+        bridge.submit(
+            lib.open_cited, bridge, [tabs, self.picker, self.view], api_visibility="private"
+        ).then(None, js=SCROLL_JS)
+        return [deleted, reindexed]
+
+    def refresh_after_upload(self, event: Any, lib: LibraryHandlers) -> None:
+        """Chain a table refresh to an upload event."""
+        event.then(
+            lambda *args: lib.refresh(*args),
+            [self.search, self.sort_by, self.descending],
+            [self.table, self.picker],
+            api_visibility="private",
+        )
