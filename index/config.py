@@ -3,14 +3,35 @@
 A plain pydantic model, nested into `rag.config.Settings` (which loads it from rag.toml, the
 environment and flags). The document side takes this object, never the whole Settings, so
 `index` does not depend on `rag`. Nothing is read from disk or the environment here.
+
+Collections: the data dir holds the default collection; a named one (`for_collection(NAME)`)
+lives in data_dir/collections/NAME with its own Chroma store and collection
+('<collection>-NAME', also on a Chroma server), BM25 index, manifest, uploads and lock.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_COLLECTION = "default"
+COLLECTIONS_DIR = "collections"
+# Lower-case letters, digits, '-' and '_', starting and ending with a letter or digit: safe as
+# a folder name and inside a Chroma collection name.
+COLLECTION_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")
+
+
+def check_collection_name(name: str) -> str:
+    """`name` when it can name a collection; ValueError with the rule otherwise."""
+    if name != DEFAULT_COLLECTION and not COLLECTION_NAME_RE.match(name):
+        raise ValueError(
+            f"Invalid collection name {name!r}: use 1-40 lower-case letters, digits, '-' or "
+            "'_', starting and ending with a letter or digit."
+        )
+    return name
 
 
 class IndexSettings(BaseModel):
@@ -91,6 +112,18 @@ class IndexSettings(BaseModel):
         default_factory=lambda: [Path("corpus")],
         description="What `rag index` indexes when no PATH is given.",
     )
+
+    def for_collection(self, name: str) -> IndexSettings:
+        """These settings for the collection `name` ('default': unchanged). Raises ValueError
+        for a name that cannot be a collection's."""
+        if check_collection_name(name) == DEFAULT_COLLECTION:
+            return self
+        return self.model_copy(
+            update={
+                "data_dir": self.data_dir / COLLECTIONS_DIR / name,
+                "collection": f"{self.collection}-{name}",
+            }
+        )
 
     @property
     def chroma_dir(self) -> Path:

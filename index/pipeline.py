@@ -24,6 +24,14 @@ from pathlib import Path
 
 from index.clean import clean_document
 from index.config import IndexSettings
+from index.documents import (
+    DocumentError,
+    DocumentInfo,
+    document_text,
+    list_documents,
+    reindex_document,
+    remove_documents,
+)
 from index.loaders import SUPPORTED_SUFFIXES, LoadError, load_file
 from index.lock import DIRTY_MARKER, IndexBusyError, locked
 from index.manifest import FileRecord
@@ -33,7 +41,19 @@ from index.types import Document, IndexStatus, IngestReport
 from index.walk import Candidate, collect, os_reason
 from index.writer import Writer, flush_size
 
-__all__ = ["DIRTY_MARKER", "IndexBusyError", "index_documents", "index_status", "ingest"]
+__all__ = [
+    "DIRTY_MARKER",
+    "DocumentError",
+    "DocumentInfo",
+    "IndexBusyError",
+    "document_text",  # one document at a time: index.documents
+    "index_documents",
+    "index_status",
+    "ingest",
+    "list_documents",
+    "reindex_document",
+    "remove_documents",
+]
 
 
 def ingest(

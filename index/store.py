@@ -11,23 +11,41 @@ themselves. It does not walk files, chunk or embed.
 A long-lived reader (`rag serve`) follows writes made by another process: searches, counts
 and status first check the BM25 generation pointer and load the new generation when it moved
 (the Chroma side does the same for its own files, see index/chroma_store.py).
+
+`collection_names` lists the data dir's collections and `delete_collection` removes a named
+one entirely (its Chroma collection, BM25 index, manifest and uploads).
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from index.bm25_store import BM25Store
-from index.chroma_store import ChromaStore, IndexMismatchError, StoreError
-from index.config import IndexSettings
+from index.chroma_store import (
+    ChromaStore,
+    IndexMismatchError,
+    StoreError,
+    _replace_cached_system,
+)
+from index.config import COLLECTIONS_DIR, DEFAULT_COLLECTION, IndexSettings
+from index.lock import locked
 from index.manifest import last_indexed
 from index.types import Chunk, IndexStatus
 
-__all__ = ["ChunkIndex", "IndexMismatchError", "StoreCounts", "StoreError", "open_index"]
+__all__ = [
+    "ChunkIndex",
+    "IndexMismatchError",
+    "StoreCounts",
+    "StoreError",
+    "collection_names",
+    "delete_collection",
+    "open_index",
+]
 
 
 @dataclass(frozen=True)
@@ -215,3 +233,28 @@ def open_index(settings: IndexSettings, *, check: bool = True, repair: bool = Fa
     index = ChunkIndex(settings, chroma, bm25)
     index.needs_repair = needs_repair
     return index
+
+
+def collection_names(settings: IndexSettings) -> list[str]:
+    """'default' then the named collections of the data dir, sorted."""
+    folder = settings.data_dir / COLLECTIONS_DIR
+    named = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    return [DEFAULT_COLLECTION, *named]
+
+
+def delete_collection(settings: IndexSettings, name: str) -> None:
+    """Remove the named collection: its Chroma collection and its folder (BM25 index,
+    manifest, uploads). The default collection cannot be deleted (ValueError); raises
+    IndexBusyError while an indexing run holds its lock."""
+    if name == DEFAULT_COLLECTION:
+        raise ValueError("The default collection cannot be deleted.")
+    target = settings.for_collection(name)
+    if name not in collection_names(settings):
+        raise ValueError(f"There is no collection {name!r}.")
+    with locked(target):
+        if target.chroma_url:
+            store = ChromaStore(target)
+            store._client.delete_collection(target.collection)
+        else:  # the embedded store goes with the folder; forget this process's open handle
+            _replace_cached_system(str(target.chroma_dir))
+        shutil.rmtree(target.data_dir)

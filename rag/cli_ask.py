@@ -1,11 +1,12 @@
 """`rag ask` and `rag chat`: questions from the terminal, answered with checked citations.
 
-`rag ask "QUESTION" [--backend NAME] [--json] [--top-k N] [--source FILE]` answers one
-question; `rag ask -` answers one question per line of standard input (one JSON object per
-line with --json). `rag chat` is a conversation: the answer streams, then its numbered sources
-and any unsupported sentence are shown; "exit", "quit" or Ctrl-D ends it. Everything goes
-through `rag.assistant.Assistant`; this module only parses flags and prints. User mistakes
-(no index, unknown backend or source) end with one line and exit status 2.
+`rag ask "QUESTION" [--backend NAME] [--json] [--top-k N] [--source FILE] [--collection NAME]`
+answers one question (from the named collection, default: the default one); `rag ask -`
+answers one question per line of standard input (one JSON object per line with --json).
+`rag chat` is a conversation: the answer streams, then its numbered sources and any
+unsupported sentence are shown; "exit", "quit" or Ctrl-D ends it. Everything goes through
+`rag.assistant.Assistant`; this module only parses flags and prints. User mistakes (no index,
+unknown backend, source or collection) end with one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ import click
 from rag.cli import settings_from_context
 
 
-def _assistant(ctx: click.Context, backend: str | None, top_k: int | None, sources: tuple):
+def _assistant(
+    ctx: click.Context,
+    backend: str | None,
+    top_k: int | None,
+    sources: tuple,
+    collection: str = "default",
+):
+    from index.store import collection_names
     from rag.assistant import Assistant
     from rag.backends import registry
 
@@ -28,6 +36,14 @@ def _assistant(ctx: click.Context, backend: str | None, top_k: int | None, sourc
         "retrieval": {"top_k": top_k, "sources": list(sources) or None},
     }
     settings = settings_from_context(ctx, overrides)
+    known = collection_names(settings.index)
+    if collection not in known:
+        raise click.BadParameter(
+            f"unknown collection {collection!r} (collections: {', '.join(known)}); create it "
+            f"with `rag index PATH --collection {collection}`.",
+            param_hint="--collection",
+        )
+    settings = settings.model_copy(update={"index": settings.index.for_collection(collection)})
     if backend:
         try:
             registry.check_name(backend)
@@ -72,6 +88,7 @@ def format_answer(answer) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
 @click.option("--top-k", type=click.IntRange(1, 100), default=None, help="Chunks of context.")
 @click.option("--source", "sources", multiple=True, help="Only search this file (repeatable).")
+@click.option("--collection", default="default", help="Answer from this named collection.")
 @click.pass_context
 def ask_command(
     ctx: click.Context,
@@ -80,9 +97,10 @@ def ask_command(
     as_json: bool,
     top_k: int | None,
     sources: tuple[str, ...],
+    collection: str,
 ) -> None:
     """Answer QUESTION from the indexed documents ("-": one question per line of stdin)."""
-    assistant = _assistant(ctx, backend, top_k, sources)
+    assistant = _assistant(ctx, backend, top_k, sources, collection)
     questions = (
         [line.strip() for line in sys.stdin if line.strip()] if question == "-" else [question]
     )
@@ -104,14 +122,19 @@ def ask_command(
 @click.option("--backend", default=None, help="Backend that answers (see `rag backends`).")
 @click.option("--top-k", type=click.IntRange(1, 100), default=None, help="Chunks of context.")
 @click.option("--source", "sources", multiple=True, help="Only search this file (repeatable).")
+@click.option("--collection", default="default", help="Answer from this named collection.")
 @click.pass_context
 def chat_command(
-    ctx: click.Context, backend: str | None, top_k: int | None, sources: tuple[str, ...]
+    ctx: click.Context,
+    backend: str | None,
+    top_k: int | None,
+    sources: tuple[str, ...],
+    collection: str,
 ) -> None:
     """A conversation over the indexed documents ("exit" or Ctrl-D ends it)."""
     from rag.types import AnswerStream, Message
 
-    assistant = _assistant(ctx, backend, top_k, sources)
+    assistant = _assistant(ctx, backend, top_k, sources, collection)
     history: list[Message] = []
     click.echo('Ask about the documents. "exit" or Ctrl-D ends the conversation.')
     while True:

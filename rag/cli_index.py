@@ -1,10 +1,11 @@
-"""`rag index [PATH ...] [--rebuild] [--json] [--chroma-url URL] [--status]`.
+"""`rag index [PATH ...] [--rebuild] [--json] [--chroma-url URL] [--status] [--collection NAME]`.
 
 Builds or updates the index (see `index.pipeline`) and prints a summary table, or one JSON
-object (`IngestReport.as_json()`) with --json. Expected failures (settings that differ from
-the index's, an unreachable Chroma server, another run holding the lock, a model that cannot
-load) end with one line on stderr and exit status 2. It lives on the CLI side so that
-`index` imports nothing from `rag`; it holds no indexing logic.
+object (`IngestReport.as_json()`) with --json. --collection indexes into a named collection
+of the data dir (made on first use; see `IndexSettings.for_collection`). Expected failures
+(settings that differ from the index's, an unreachable Chroma server, another run holding
+the lock, a model that cannot load) end with one line on stderr and exit status 2. It lives
+on the CLI side so that `index` imports nothing from `rag`; it holds no indexing logic.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ def _print_status(status: IndexStatus) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--chroma-url", default=None, help="Use a Chroma server (http://HOST:PORT).")
 @click.option("--status", "show_status", is_flag=True, help="Show what the index holds.")
+@click.option(
+    "--collection", default="default", help="Index into this named collection (default: default)."
+)
 @click.pass_context
 def index_command(
     ctx: click.Context,
@@ -83,6 +87,7 @@ def index_command(
     as_json: bool,
     chroma_url: str | None,
     show_status: bool,
+    collection: str,
 ) -> None:
     """Index files and folders (default: the configured corpus) for answering."""
     from index.embedding import EmbeddingError
@@ -91,6 +96,10 @@ def index_command(
     from rag.cli import settings_from_context
 
     settings = settings_from_context(ctx, {"index": {"chroma_url": chroma_url}}).index
+    try:
+        settings = settings.for_collection(collection)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--collection") from None
     try:
         if show_status:
             status = index_status(settings)

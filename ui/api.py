@@ -1,6 +1,7 @@
 """The OpenAI-compatible HTTP API: `POST /v1/chat/completions` and `GET /v1/models`.
 
-The model name selects the backend (any registered one: `GET /v1/models` lists them).
+The model name selects the backend (any registered one: `GET /v1/models` lists them);
+`"ragchat": {"collection": NAME}` the collection to answer from (default: 'default').
 Unless the request asks for bare text (`"ragchat": {"bare": true}`) or the setting
 `api.sources_in_content` is off, the message content ends with a short sources list (title,
 file, quoted span per [n], see ui.api_sources), so any chat client shows checkable sources.
@@ -38,6 +39,7 @@ from rag.backends.registry import UnknownBackend
 from rag.config import Settings
 from rag.types import Answer, AnswerStream, Message
 from ui.api_sources import sources_text
+from ui.collections import UnknownCollection, collections_for
 
 
 class APIError(Exception):
@@ -81,6 +83,7 @@ class RagchatOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     bare: bool = Field(False, description="Answer text only, without the sources list.")
+    collection: str = Field("default", description="The collection to answer from.")
 
 
 class ChatCompletionRequest(BaseModel):
@@ -218,7 +221,11 @@ def build_router(assistant: Any, settings: Settings) -> APIRouter:
         except UnknownBackend as err:
             raise APIError(404, str(err), "invalid_request_error", "model_not_found") from None
         question, history = _split_conversation(req)
-        problem = assistant.validate(question)
+        try:
+            target = collections_for(settings, assistant).assistant(req.ragchat.collection)
+        except UnknownCollection as err:
+            raise APIError(404, str(err), "invalid_request_error", "collection_not_found") from None
+        problem = target.validate(question)
         if problem:
             raise APIError(400, problem, "invalid_request_error")
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
@@ -226,9 +233,7 @@ def build_router(assistant: Any, settings: Settings) -> APIRouter:
         with_sources = settings.api.sources_in_content and not req.ragchat.bare
         if not req.stream:
             try:
-                answer = await run_in_threadpool(
-                    assistant.ask, question, history, backend=req.model
-                )
+                answer = await run_in_threadpool(target.ask, question, history, backend=req.model)
             except ValueError as err:
                 raise APIError(400, str(err), "invalid_request_error") from None
             except Exception as err:  # the assistant should not raise; answer in shape if it does
@@ -241,7 +246,7 @@ def build_router(assistant: Any, settings: Settings) -> APIRouter:
         def events() -> Iterator[str]:
             yield _sse(_chunk(cid, created, req.model, {"role": "assistant"}, None))
             try:
-                stream = AnswerStream(assistant.stream(question, history, backend=req.model))
+                stream = AnswerStream(target.stream(question, history, backend=req.model))
                 for piece in stream:
                     yield _sse(_chunk(cid, created, req.model, {"content": piece}, None))
                 answer = stream.answer

@@ -1,8 +1,9 @@
 """The Gradio Blocks web chat: streaming cited answers (Enter sends, Shift+Enter adds a line,
 Stop ends the answer), sources panel, copy answer with its sources, example questions from the
 indexed titles (ui.examples), backend and retrieval controls (ui.controls), uploads and index
-status; beside the chat, the document library (ui.library: a click on a citation opens the
-cited span there) and the rated answers (ui.feedback_view).
+status (layout in ui.layout); beside the chat, the document library (ui.library: a click on a
+citation opens the cited span there) and the rated answers (ui.feedback_view). A collection
+picker (ui.collections) chooses the document set; a conversation stays in its collection.
 
 Each browser tab keeps its own `ChatSession` (gr.State, see ui.history); every question and
 answer is saved in the user's conversation as it happens, and the sidebar (ui.history) lists,
@@ -21,18 +22,28 @@ from typing import Any
 
 import gradio as gr
 
+from index.config import DEFAULT_COLLECTION
 from rag.backends import registry
 from rag.config import Settings
 from rag.types import Answer, AnswerStream, Message
 from ui import render
+from ui.collections import (
+    CONFIRM_DELETE_JS,
+    CollectionBar,
+    CollectionHandlers,
+    UnknownCollection,
+    bind,
+    collections_for,
+)
 from ui.controls import SERVER_OPTIONS, Controls, server_options
 from ui.conversations import ConversationStore
 from ui.examples import FALLBACK, ExampleQuestions
 from ui.feedback_view import FeedbackTab
-from ui.history import ChatSession, FeedbackNote, HistoryHandlers, Sidebar
+from ui.history import ChatSession, HistoryHandlers, Sidebar
+from ui.layout import ChatPanel, UploadPanel
 from ui.library import TAB_ID, LibraryHandlers, LibraryTab
 from ui.state_db import db_path
-from ui.uploads import ingest_uploads, supported_suffixes
+from ui.uploads import ingest_uploads
 
 __all__ = ["ChatHandlers", "build_blocks", "server_options"]
 
@@ -58,10 +69,18 @@ class ChatHandlers:
         self, settings: Settings, assistant: Any, store: ConversationStore | None = None
     ) -> None:
         self.settings = settings
-        self.assistant = assistant
+        self.assistant = assistant  # the default collection's
         self.store = store  # None: conversations are not saved
         self.history = HistoryHandlers(store)
-        self.examples = ExampleQuestions(settings.index)
+        self.collections = collections_for(settings, assistant)
+        self._examples: dict[str, ExampleQuestions] = {}
+
+    def answering(self, collection: str | None) -> Any:
+        """The assistant of `collection` (an error for the page when it is gone)."""
+        try:
+            return self.collections.assistant(collection)
+        except UnknownCollection as err:
+            raise gr.Error(str(err), print_exception=False) from None
 
     # --- status -------------------------------------------------------------------------
     def backend_choices(self) -> list[tuple[str, str]]:
@@ -75,16 +94,17 @@ class ChatHandlers:
             choices.append((render.backend_label(status) if status else name, name))
         return choices
 
-    def index_sources(self) -> list[str]:
+    def index_sources(self, collection: str = DEFAULT_COLLECTION) -> list[str]:
         try:
-            return self.assistant.sources()
+            return self.collections.assistant(collection).sources()
         except Exception:  # the page must load even if the index misbehaves
             return []
 
-    def index_html(self) -> str:
+    def index_html(self, collection: str = DEFAULT_COLLECTION) -> str:
         try:
-            status = self.assistant.index_status()
-            problem = None if status is not None else self.assistant.index_problem()
+            assistant = self.collections.assistant(collection)
+            status = assistant.index_status()
+            problem = None if status is not None else assistant.index_problem()
         except Exception as err:
             status, problem = None, str(err)
         return render.index_status_html(status, problem)
@@ -96,15 +116,24 @@ class ChatHandlers:
             return gr.update(visible=False), gr.update(), gr.update()
         return gr.update(visible=True), shown["base_url"], shown["model"]
 
-    def example_samples(self) -> Any:
-        return gr.update(samples=[[q] for q in self.examples.for_assistant(self.assistant)])
+    def example_samples(self, collection: str = DEFAULT_COLLECTION) -> Any:
+        try:
+            assistant = self.collections.assistant(collection)
+        except UnknownCollection:
+            return gr.update(samples=[[q] for q in FALLBACK])
+        if collection not in self._examples:
+            self._examples[collection] = ExampleQuestions(assistant.settings.index)
+        questions = self._examples[collection].for_assistant(assistant)
+        return gr.update(samples=[[q] for q in questions])
 
-    def on_load(self, backend: str) -> tuple[Any, str, Any, Any]:
+    def on_load(
+        self, backend: str, collection: str = DEFAULT_COLLECTION
+    ) -> tuple[Any, str, Any, Any]:
         return (
             gr.update(choices=self.backend_choices(), value=backend),
-            self.index_html(),
-            gr.update(choices=self.index_sources()),
-            self.example_samples(),
+            self.index_html(collection),
+            gr.update(choices=self.index_sources(collection), value=[]),
+            self.example_samples(collection),
         )
 
     # --- chat ---------------------------------------------------------------------------
@@ -128,14 +157,17 @@ class ChatHandlers:
         top_k: float,
         hybrid: bool,
         sources: list[str] | None,
+        collection: str | None = DEFAULT_COLLECTION,
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
+        collection = collection or DEFAULT_COLLECTION
+        assistant = self.answering(collection)
         question = (question or "").strip()
         if not question:
             gr.Info("Type a question first.")
             yield conv.display, question, render.sources_html(conv.last), conv
             return
-        problem = self.assistant.validate(question)
+        problem = assistant.validate(question)
         if problem:
             # An error (not a warning) so API clients of the web app (gradio_client) get the
             # reason too; nothing is lost, the question stays in the text box.
@@ -146,6 +178,8 @@ class ChatHandlers:
             options = {k: v.strip() for k, v in given.items() if v}
         # the question is saved before answering, so a stopped answer still leaves it
         conversation_id, question_id = self.history.save(request, conv.id, "user", question)
+        if self.store is not None and conversation_id is not None:
+            bind(self.store.db, conversation_id, collection)
         display = [
             *conv.display,
             {"role": "user", "content": render.question_html(question)},
@@ -160,7 +194,7 @@ class ChatHandlers:
         partial = ""
         try:
             stream = AnswerStream(
-                self.assistant.stream(
+                assistant.stream(
                     question,
                     tuple(conv.messages),
                     backend=backend,
@@ -194,27 +228,29 @@ class ChatHandlers:
     def upload(
         self,
         files: list[str] | None,
+        collection: str = DEFAULT_COLLECTION,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's idiom for a progress bar)
     ) -> tuple[Any, ...]:
         if not files:
-            return "<p>Choose one or more files first.</p>", self.index_html(), gr.update(), None
+            return "<p>Choose one or more files first.</p>", gr.update(), gr.update(), None
         progress(0.1, desc=f"Indexing {len(files)} file(s)…")
         try:
-            results, changed = ingest_uploads(files, self.settings)
+            assistant = self.answering(collection)
+            results, changed = ingest_uploads(files, self.collections.settings_for(collection))
         except Exception as err:  # lock held by `rag index`, store errors...
             return (
                 render.error_notice(f"Upload failed: {err}"),
-                self.index_html(),
+                self.index_html(collection),
                 gr.update(),
                 None,
             )
         progress(0.9, desc="Reloading the index…")
         if changed:
-            self.assistant.reload_index()
+            assistant.reload_index()
         return (
             render.upload_results_html(results),
-            self.index_html(),
-            gr.update(choices=self.index_sources()),
+            self.index_html(collection),
+            gr.update(choices=self.index_sources(collection)),
             None,
         )
 
@@ -230,100 +266,67 @@ def build_blocks(
         store = ConversationStore.open(db_path(settings.index.data_dir))
     h = ChatHandlers(settings, assistant, store)
     hist = h.history
-    lib = LibraryHandlers(settings.index, assistant)
+    lib = LibraryHandlers(h.collections)
+    col = CollectionHandlers(h.collections, store, hist)
+    private: dict[str, Any] = {"api_visibility": "private"}
     with gr.Blocks(title="ragchat") as blocks:
         conv = gr.State(ChatSession())
         bar = Sidebar.build()
         gr.Markdown("## ragchat: answers from your documents, with checked citations")
         index_status = gr.HTML(elem_id="index-status")
+        cbar = CollectionBar.build()
+        picker = cbar.picker
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Chat", id="chat", elem_id="chat-tab"):
-                with gr.Row(elem_id="chat-row"):
-                    with gr.Column(scale=3, min_width=300, elem_id="chat-column"):
-                        chatbot = gr.Chatbot(
-                            label="Chat",
-                            elem_id="chat",
-                            height=520,
-                            latex_delimiters=[],
-                            buttons=["copy"],
-                            placeholder="Ask about the documents, or pick an example below.",
-                        )
-                        note = FeedbackNote.build()
-                        with gr.Row():
-                            question = gr.Textbox(
-                                show_label=False,
-                                placeholder="Ask a question about the documents…",
-                                elem_id="question",
-                                scale=6,
-                                max_lines=4,
-                            )
-                            ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
-                            stop = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
-                        clear = gr.Button("New conversation", elem_id="clear", size="sm")
-                        copy = gr.Button(
-                            "Copy answer with sources", elem_id="copy-answer", size="sm"
-                        )
-                        copied = gr.Textbox(visible=False)
-                        examples = gr.Dataset(
-                            components=[question],
-                            samples=[[q] for q in FALLBACK],  # until the page loads
-                            label="Examples",
-                            elem_id="examples",
-                        )
-                    with gr.Column(scale=2, min_width=300, elem_id="sources-column"):
-                        gr.Markdown("### Sources")
-                        sources = gr.HTML(render.sources_html(None), elem_id="sources")
+                p = ChatPanel.build()
                 c = Controls.build(settings)
-                with gr.Accordion("Add documents", open=False, elem_id="uploads"):
-                    files = gr.File(
-                        file_count="multiple",
-                        type="filepath",
-                        label=(
-                            f"Upload {', '.join(sorted(supported_suffixes()))} files "
-                            f"(up to {settings.server.max_upload_mb:g} MB each)"
-                        ),
-                        elem_id="upload-files",
-                    )
-                    add = gr.Button("Add to index", elem_id="upload-button")
-                    upload_result = gr.HTML(elem_id="upload-result")
+                up = UploadPanel.build(settings)
             with gr.Tab("Library", id=TAB_ID, elem_id="library-tab"):
                 library = LibraryTab.build()
             with gr.Tab("Feedback", id="feedback", elem_id="feedback-tab") as feedback_tab:
                 feedback = FeedbackTab.build()
         bridge = LibraryTab.bridge()
 
-        chat_inputs = [question, conv, c.backend, c.base_url, c.model, c.top_k, c.hybrid,
-                       c.source_filter]  # fmt: skip
-        chat_outputs = [chatbot, question, sources, conv]
+        chat_inputs = [p.question, conv, c.backend, c.base_url, c.model, c.top_k, c.hybrid,
+                       c.source_filter, picker]  # fmt: skip
+        chat_outputs = [p.chatbot, p.question, p.sources, conv]
         # "/chat" is the named endpoint for gradio_client (the load and fault tests use it);
         # the sidebar is refreshed by a second step so that endpoint's outputs stay the same
-        asked = ask.click(h.respond, chat_inputs, chat_outputs, api_name="chat")
-        submitted = question.submit(h.respond, chat_inputs, chat_outputs, api_name="chat_submit")
+        asked = p.ask.click(h.respond, chat_inputs, chat_outputs, api_name="chat")
+        submitted = p.question.submit(h.respond, chat_inputs, chat_outputs, api_name="chat_submit")
         for event in (asked, submitted):
-            event.then(hist.refresh, conv, bar.conversations, api_visibility="private")
+            event.then(hist.refresh, conv, bar.conversations, **private)
         # stopping keeps the question (saved before answering) and lists its conversation
-        stop.click(
-            hist.refresh,
-            conv,
-            bar.conversations,
-            cancels=[asked, submitted],
-            api_visibility="private",
+        p.stop.click(hist.refresh, conv, bar.conversations, cancels=[asked, submitted], **private)
+        bar.wire(blocks, hist, p.chatbot, p.question, p.sources, conv, p.clear)
+        p.note.wire(hist, p.chatbot, conv)
+        index_changed = library.wire(blocks, lib, tabs, bridge, picker)
+        status = [c.backend, index_status, c.source_filter, p.examples]
+        # a conversation stays in its collection: another collection starts a new one
+        fresh = [p.chatbot, p.question, p.sources, conv, bar.title, bar.conversations]
+        following = {"fn": col.follow, "inputs": [picker, conv, bar.search], "outputs": fresh}
+        picker.input(**following, **private)
+        picker.change(h.on_load, [c.backend, picker], status, **private)
+        bar.conversations.input(col.collection_of, bar.conversations, picker, **private)
+        cbar.create.click(col.create, cbar.name, [picker, cbar.name, cbar.result]).then(
+            **following, **private
         )
-        bar.wire(blocks, hist, chatbot, question, sources, conv, clear)
-        note.wire(hist, chatbot, conv)
-        index_changed = library.wire(blocks, lib, tabs, bridge)
+        cbar.delete.click(
+            col.delete, [picker, cbar.confirmed], [picker, cbar.result], js=CONFIRM_DELETE_JS
+        ).then(**following, **private)
+        blocks.load(col.choices, None, picker, **private)
         feedback.wire(feedback_tab, hist.feedback)
         c.backend.change(h.show_server_options, c.backend, [c.server_row, c.base_url, c.model])
-        uploaded = add.click(
-            h.upload, files, [upload_result, index_status, c.source_filter, files]
-        ).then(h.example_samples, None, examples, api_visibility="private")
-        library.refresh_after_upload(uploaded, lib)
+        uploaded = up.add.click(
+            h.upload, [up.files, picker], [up.result, index_status, c.source_filter, up.files]
+        ).then(h.example_samples, picker, p.examples, **private)
+        library.refresh_after_upload(uploaded, lib, picker)
         for event in index_changed:  # the status line, search filter and examples follow
-            event.then(h.on_load, c.backend, [c.backend, index_status, c.source_filter, examples])
-        examples.click(lambda sample: sample[0], examples, question, api_visibility="private")
-        copy.click(hist.copy_text, conv, copied, api_visibility="private").then(
-            None, copied, None, js="(text) => navigator.clipboard.writeText(text)"
+            event.then(h.on_load, [c.backend, picker], status, **private)
+        p.examples.click(lambda sample: sample[0], p.examples, p.question, **private)
+        p.copy.click(hist.copy_text, conv, p.copied, **private).then(
+            None, p.copied, None, js="(text) => navigator.clipboard.writeText(text)"
         )
-        blocks.load(h.on_load, c.backend, [c.backend, index_status, c.source_filter, examples])
+        blocks.load(h.on_load, c.backend, status)
         blocks.load(None, js=CLOSE_SIDEBAR_WHEN_NARROW_JS)
     return blocks

@@ -1,14 +1,15 @@
 """The web chat's document library: every indexed document, read one, delete or re-index it.
 
-The table lists what the index holds (title, file, type, pages, chunks, date indexed, size),
-filtered by text and sorted by any column. Opening a document shows its cleaned text as the
-index holds it; a click on a citation [n] in an answer or in the sources panel (a
-link from ui.render, relayed by a hidden bridge element outside the tabs) opens the Library tab on
-the cited document, scrolled to the cited span in <mark> (with its page for a PDF).
-Deleting or re-indexing goes through index.documents (both stores and the manifest, under the
-indexing lock), then the assistant reloads its index, so the next answer cannot cite a
-deleted document. An uploaded document's saved copy is deleted with it, so the next upload
-does not index it again. This module formats and relays only: no retrieval or answering.
+The table lists what the picked collection holds (title, file, type, pages, chunks, date
+indexed, size), filtered by text and sorted by any column. Opening a document shows its
+cleaned text as the index holds it; a click on a citation [n] in an answer or the sources
+panel (a link from ui.render, relayed by a hidden bridge element outside the tabs) opens the
+Library tab on the cited document, scrolled to the cited span in <mark> (page named for a
+PDF). Deleting or re-indexing goes through index.pipeline (both stores and the manifest,
+under the indexing lock), then the collection's assistant reloads its index, so the next
+answer cannot cite a deleted document; an uploaded document's saved copy is deleted too, so
+the next upload does not index it again. This module formats and relays: it does not
+retrieve or answer.
 """
 
 from __future__ import annotations
@@ -22,17 +23,18 @@ from typing import Any
 
 import gradio as gr
 
-from index.config import IndexSettings
-from index.documents import (
+from index.config import DEFAULT_COLLECTION, IndexSettings
+from index.pipeline import (
     DocumentError,
     DocumentInfo,
+    IndexBusyError,
     document_text,
     list_documents,
     reindex_document,
     remove_documents,
 )
-from index.lock import IndexBusyError
 from index.store import ChunkIndex, StoreError, open_index
+from ui.collections import Collections
 from ui.render import CITE_TITLE_RE, error_notice, sanitize
 
 log = logging.getLogger(__name__)
@@ -142,90 +144,103 @@ def document_html(index: ChunkIndex, source: str, span: CitedSpan | None = None)
 
 
 class LibraryHandlers:
-    """The library's handlers over the server's index settings and the chat's assistant."""
+    """The library's handlers; every one takes the picked collection as its last input."""
 
-    def __init__(self, settings: IndexSettings, assistant: Any) -> None:
-        self.settings = settings
-        self.assistant = assistant
-        self._index: ChunkIndex | None = None
+    def __init__(self, collections: Collections) -> None:
+        self.collections = collections
+        self._indexes: dict[str, ChunkIndex] = {}
 
-    def index(self) -> ChunkIndex | None:
-        """The index (opened once, it follows other writers); None when there is none."""
-        if self._index is None:
-            if self.settings.chroma_url is None and not self.settings.manifest_path.is_file():
+    def settings(self, collection: str) -> IndexSettings:
+        return self.collections.settings_for(collection or DEFAULT_COLLECTION).index
+
+    def index(self, collection: str) -> ChunkIndex | None:
+        """The collection's index (opened once, it follows other writers); None if none."""
+        collection = collection or DEFAULT_COLLECTION
+        if collection not in self._indexes:
+            settings = self.settings(collection)
+            if settings.chroma_url is None and not settings.manifest_path.is_file():
                 return None
             try:
-                self._index = open_index(self.settings, check=False)
-            except StoreError as err:
+                self._indexes[collection] = open_index(settings, check=False)
+            except (StoreError, ValueError) as err:
                 log.warning("the library cannot open the index: %s", err)
                 return None
-        return self._index
+        return self._indexes[collection]
 
-    def documents(self) -> list[DocumentInfo]:
-        index = self.index()
-        return list_documents(self.settings, index) if index is not None else []
+    def documents(self, collection: str) -> list[DocumentInfo]:
+        index = self.index(collection)
+        return list_documents(self.settings(collection), index) if index is not None else []
 
-    def refresh(self, text: str, sort_by: str, descending: bool) -> tuple[Any, Any]:
-        """(table, document picker) for the current index."""
-        docs = self.documents()
+    def refresh(self, text: str, sort_by: str, descending: bool, collection: str) -> tuple:
+        """(table, document picker, view) for the collection's current index."""
+        docs = self.documents(collection)
         choices = [(f"{d.title} ({d.source})", d.source) for d in docs]
         return table_rows(docs, text, sort_by, descending), gr.update(choices=choices)
 
-    def open(self, source: str | None) -> str:
-        index = self.index()
+    def switched(self, collection: str) -> tuple:
+        """(table, picker, view) after picking another collection."""
+        self._indexes.pop(collection, None)  # it may have been deleted and made anew
+        table, picker = self.refresh("", "Title", False, collection)
+        return table, gr.update(picker, value=None), EMPTY_VIEW
+
+    def open(self, source: str | None, collection: str) -> str:
+        index = self.index(collection)
         if not source:
             return EMPTY_VIEW
         if index is None:
             return error_notice("There is no index yet: add documents first.")
         return document_html(index, source)
 
-    def select_row(self, data: gr.SelectData) -> tuple[Any, str]:
+    def select_row(self, collection: str, data: gr.SelectData) -> tuple[Any, str]:
         """A click on a table row opens that document (the File column is its source)."""
         row = data.row_value or []
         source = str(row[1]) if len(row) > 1 else ""
-        return gr.update(value=source or None), self.open(source)
+        return gr.update(value=source or None), self.open(source, collection)
 
-    def open_cited(self, key: str) -> tuple[Any, Any, str]:
+    def open_cited(self, key: str, collection: str) -> tuple[Any, Any, str]:
         """(tabs, document picker, view) for a clicked citation."""
         span = CitedSpan.parse(key or "")
-        index = self.index()
+        index = self.index(collection)
         if span is None or index is None:
             return gr.update(), gr.update(), error_notice("That citation cannot be opened.")
         view = document_html(index, span.source, span)
         return gr.update(selected=TAB_ID), gr.update(value=span.source), view
 
-    def _changed(self, message: str, text: str, sort_by: str, descending: bool) -> tuple:
-        self.assistant.reload_index()  # the next answer searches the new index
-        self._index = None
-        table, picker = self.refresh(text, sort_by, descending)
+    def _changed(self, message: str, listing: tuple, collection: str) -> tuple:
+        self.collections.assistant(collection).reload_index()  # the next answer sees it
+        self._indexes.pop(collection or DEFAULT_COLLECTION, None)
+        table, picker = self.refresh(*listing, collection)
         return message, table, picker
 
-    def delete(self, source: str | None, text: str, sort_by: str, descending: bool) -> tuple:
+    def delete(self, source: str | None, *listing_and_collection: Any) -> tuple:
         """(notice, table, picker, view) after deleting one document."""
+        *listing, collection = listing_and_collection
         if not source:
             return "<p>Pick a document first.</p>", gr.update(), gr.update(), gr.update()
-        paths = [d.path for d in self.documents() if d.source == source]
+        settings = self.settings(collection)
+        paths = [d.path for d in self.documents(collection) if d.source == source]
         try:
-            remove_documents(self.settings, [source])
+            remove_documents(settings, [source])
         except (DocumentError, IndexBusyError, StoreError) as err:
             return error_notice(str(err)), gr.update(), gr.update(), gr.update()
         removed = ""
         copy = Path(paths[0]) if paths and paths[0] else None
-        if copy and copy.parent.resolve() == self.settings.uploads_dir.resolve():
+        if copy and copy.parent.resolve() == settings.uploads_dir.resolve():
             copy.unlink(missing_ok=True)  # else the next upload would index it again
             removed = " and its uploaded copy"
         message = sanitize(
             f'<div class="rag-notice rag-abstain">Deleted {html.escape(source)}{removed}: its '
             "chunks left the vector store, the keyword index and the manifest.</div>"
         )
-        return (*self._changed(message, text, sort_by, descending), gr.update(value=EMPTY_VIEW))
+        return (*self._changed(message, tuple(listing), collection), EMPTY_VIEW)
 
-    def reindex(self, source: str | None, text: str, sort_by: str, descending: bool) -> tuple:
+    def reindex(self, source: str | None, *listing_and_collection: Any) -> tuple:
         """(notice, table, picker, view) after reading one document's file again."""
+        *listing, collection = listing_and_collection
         if not source:
             return "<p>Pick a document first.</p>", gr.update(), gr.update(), gr.update()
         try:
-            result = reindex_document(self.settings, source)
+            result = reindex_document(self.settings(collection), source)
         except (DocumentError, IndexBusyError, StoreError) as err:
             return error_notice(str(err)), gr.update(), gr.update(), gr.update()
         if result.status == "skipped":
@@ -235,8 +250,8 @@ class LibraryHandlers:
                 f'<div class="rag-notice rag-abstain">Re-indexed {html.escape(source)}: '
                 f"{result.chunks} chunks.</div>"
             )
-        changed = self._changed(message, text, sort_by, descending)
-        return (*changed, self.open(source))
+        changed = self._changed(message, tuple(listing), collection)
+        return (*changed, self.open(source, collection))
 
 
 @dataclass
@@ -291,33 +306,32 @@ class LibraryTab:
         )
 
     def wire(
-        self, blocks: gr.Blocks, lib: LibraryHandlers, tabs: gr.Tabs, bridge: gr.HTML
-    ) -> list[Any]:
+        self, blocks: gr.Blocks, lib: LibraryHandlers, tabs: gr.Tabs, bridge: gr.HTML,
+        collection: gr.Dropdown,
+    ) -> list[Any]:  # fmt: skip
         """Connect the tab; returns the delete and re-index events (to chain refreshes to)."""
-        listing = [self.search, self.sort_by, self.descending]
+        listing = [self.search, self.sort_by, self.descending, collection]
         shown = [self.table, self.picker]
-        blocks.load(lib.refresh, listing, shown, api_visibility="private")
+        private = {"api_visibility": "private"}
+        blocks.load(lib.refresh, listing, shown, **private)
         for event in (self.search.change, self.sort_by.change, self.descending.change):
-            event(lib.refresh, listing, shown, api_visibility="private", queue=False)
-        self.picker.input(lib.open, self.picker, self.view, api_visibility="private")
-        self.table.select(lib.select_row, None, [self.picker, self.view], api_visibility="private")
+            event(lib.refresh, listing, shown, queue=False, **private)
+        collection.change(lib.switched, collection, [*shown, self.view], **private)
+        self.picker.input(lib.open, [self.picker, collection], self.view, **private)
+        self.table.select(lib.select_row, collection, [self.picker, self.view], **private)
         changed = [self.result, self.table, self.picker, self.view]
-        deleted = self.delete.click(
-            lib.delete, [self.picker, *listing], changed, api_visibility="private"
-        )
-        reindexed = self.reindex.click(
-            lib.reindex, [self.picker, *listing], changed, api_visibility="private"
-        )
+        deleted = self.delete.click(lib.delete, [self.picker, *listing], changed, **private)
+        reindexed = self.reindex.click(lib.reindex, [self.picker, *listing], changed, **private)
         bridge.submit(
-            lib.open_cited, bridge, [tabs, self.picker, self.view], api_visibility="private"
+            lib.open_cited, [bridge, collection], [tabs, self.picker, self.view], **private
         ).then(None, js=SCROLL_JS)
         return [deleted, reindexed]
 
-    def refresh_after_upload(self, event: Any, lib: LibraryHandlers) -> None:
+    def refresh_after_upload(self, event: Any, lib: LibraryHandlers, collection: Any) -> None:
         """Chain a table refresh to an upload event."""
         event.then(
-            lambda *args: lib.refresh(*args),
-            [self.search, self.sort_by, self.descending],
+            lib.refresh,
+            [self.search, self.sort_by, self.descending, collection],
             [self.table, self.picker],
             api_visibility="private",
         )

@@ -59,6 +59,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX feedback_by_rating ON feedback (rating, updated);
     """,
+    """
+    CREATE TABLE conversation_collections (
+        conversation_id TEXT PRIMARY KEY REFERENCES conversations (id) ON DELETE CASCADE,
+        collection TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from index.documents import DocumentInfo, document_text
+from index.pipeline import DocumentInfo, document_text
 from index.types import Chunk
 from rag.types import Citation
 from ui import render
