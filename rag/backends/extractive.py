@@ -55,7 +55,7 @@ class ExtractiveBackend:
     @classmethod
     def from_settings(cls, settings: Settings, options: Any = None) -> ExtractiveBackend:
         opts = options if options is not None else backend_options(cls, settings)
-        if not opts.semantic:
+        if not isinstance(opts, ExtractiveOptions) or not opts.semantic:
             return cls()
         from index.embedding import get_embedder
 
