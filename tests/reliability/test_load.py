@@ -146,7 +146,9 @@ def web_session(url: str, script: list[str]) -> list[Result]:
                 "web",
                 question,
                 seconds,
-                cited='class="rag-source"' in sources and bool(MARKER_RE.search(bubble)),
+                # markers render as clickable [<span class="rag-cite" ...>n</span>]
+                cited='class="rag-source"' in sources
+                and ('class="rag-cite"' in bubble or bool(MARKER_RE.search(bubble))),
                 abstained="rag-abstain" in bubble,
                 error=error,
             )
