@@ -304,7 +304,8 @@ def build_blocks(
         status = [c.backend, index_status, c.source_filter, p.examples]
         # a conversation stays in its collection: another collection starts a new one
         fresh = [p.chatbot, p.question, p.sources, conv, bar.title, bar.conversations]
-        following = {"fn": col.follow, "inputs": [picker, conv, bar.search], "outputs": fresh}
+        following: dict[str, Any] = {"fn": col.follow, "inputs": [picker, conv, bar.search]}
+        following["outputs"] = fresh
         picker.input(**following, **private)
         picker.change(h.on_load, [c.backend, picker], status, **private)
         bar.conversations.input(col.collection_of, bar.conversations, picker, **private)

@@ -131,7 +131,8 @@ class CollectionBar:
             picker = gr.Dropdown(
                 [DEFAULT_COLLECTION],
                 value=DEFAULT_COLLECTION,
-                label="Collection (a conversation stays in its collection)",
+                label="Collection",
+                info="A conversation stays in its collection.",
                 elem_id="collection",
                 scale=3,
             )

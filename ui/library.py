@@ -172,16 +172,18 @@ class LibraryHandlers:
         return list_documents(self.settings(collection), index) if index is not None else []
 
     def refresh(self, text: str, sort_by: str, descending: bool, collection: str) -> tuple:
-        """(table, document picker, view) for the collection's current index."""
+        """(table, document picker) for the collection's current index."""
         docs = self.documents(collection)
         choices = [(f"{d.title} ({d.source})", d.source) for d in docs]
         return table_rows(docs, text, sort_by, descending), gr.update(choices=choices)
 
-    def switched(self, collection: str) -> tuple:
+    def switched(self, text: str, sort_by: str, descending: bool, collection: str) -> tuple:
         """(table, picker, view) after picking another collection."""
         self._indexes.pop(collection, None)  # it may have been deleted and made anew
-        table, picker = self.refresh("", "Title", False, collection)
-        return table, gr.update(picker, value=None), EMPTY_VIEW
+        docs = self.documents(collection)
+        choices = [(f"{d.title} ({d.source})", d.source) for d in docs]
+        rows = table_rows(docs, text, sort_by, descending)
+        return rows, gr.update(choices=choices, value=None), EMPTY_VIEW
 
     def open(self, source: str | None, collection: str) -> str:
         index = self.index(collection)
@@ -206,15 +208,17 @@ class LibraryHandlers:
         view = document_html(index, span.source, span)
         return gr.update(selected=TAB_ID), gr.update(value=span.source), view
 
-    def _changed(self, message: str, listing: tuple, collection: str) -> tuple:
+    def _changed(self, message: str, listing: tuple[str, str, bool], collection: str) -> tuple:
         self.collections.assistant(collection).reload_index()  # the next answer sees it
         self._indexes.pop(collection or DEFAULT_COLLECTION, None)
         table, picker = self.refresh(*listing, collection)
         return message, table, picker
 
-    def delete(self, source: str | None, *listing_and_collection: Any) -> tuple:
+    def delete(
+        self, source: str | None, text: str, sort_by: str, descending: bool, collection: str
+    ) -> tuple:
         """(notice, table, picker, view) after deleting one document."""
-        *listing, collection = listing_and_collection
+        listing = (text, sort_by, descending)
         if not source:
             return "<p>Pick a document first.</p>", gr.update(), gr.update(), gr.update()
         settings = self.settings(collection)
@@ -232,11 +236,13 @@ class LibraryHandlers:
             f'<div class="rag-notice rag-abstain">Deleted {html.escape(source)}{removed}: its '
             "chunks left the vector store, the keyword index and the manifest.</div>"
         )
-        return (*self._changed(message, tuple(listing), collection), EMPTY_VIEW)
+        return (*self._changed(message, listing, collection), EMPTY_VIEW)
 
-    def reindex(self, source: str | None, *listing_and_collection: Any) -> tuple:
+    def reindex(
+        self, source: str | None, text: str, sort_by: str, descending: bool, collection: str
+    ) -> tuple:
         """(notice, table, picker, view) after reading one document's file again."""
-        *listing, collection = listing_and_collection
+        listing = (text, sort_by, descending)
         if not source:
             return "<p>Pick a document first.</p>", gr.update(), gr.update(), gr.update()
         try:
@@ -250,7 +256,7 @@ class LibraryHandlers:
                 f'<div class="rag-notice rag-abstain">Re-indexed {html.escape(source)}: '
                 f"{result.chunks} chunks.</div>"
             )
-        changed = self._changed(message, tuple(listing), collection)
+        changed = self._changed(message, listing, collection)
         return (*changed, self.open(source, collection))
 
 
@@ -312,11 +318,11 @@ class LibraryTab:
         """Connect the tab; returns the delete and re-index events (to chain refreshes to)."""
         listing = [self.search, self.sort_by, self.descending, collection]
         shown = [self.table, self.picker]
-        private = {"api_visibility": "private"}
+        private: dict[str, Any] = {"api_visibility": "private"}
         blocks.load(lib.refresh, listing, shown, **private)
         for event in (self.search.change, self.sort_by.change, self.descending.change):
             event(lib.refresh, listing, shown, queue=False, **private)
-        collection.change(lib.switched, collection, [*shown, self.view], **private)
+        collection.change(lib.switched, listing, [*shown, self.view], **private)
         self.picker.input(lib.open, [self.picker, collection], self.view, **private)
         self.table.select(lib.select_row, collection, [self.picker, self.view], **private)
         changed = [self.result, self.table, self.picker, self.view]

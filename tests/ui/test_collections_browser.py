@@ -116,6 +116,8 @@ def test_a_collection_made_from_an_upload_answers_from_its_own_documents(
     page.locator("#conversation-list label", has_text=ZORBLAX).last.click()  # the first one
     expect(page.locator("#collection input")).to_have_value(name)  # reopened in its collection
     expect(page.locator("#chat")).to_contain_text("Ilse Varga")
+    uploaded = data_dir / "collections" / name / "uploads" / "zorblax.txt"
+    assert uploaded.is_file()
 
     env = offline_env(RAG_DATA_DIR=str(data_dir))
     done = rag("ask", ZORBLAX, "--collection", name, "--json", env=env, timeout=300)
@@ -136,6 +138,19 @@ def test_a_collection_made_from_an_upload_answers_from_its_own_documents(
             reply = json.load(response)
         cited = [c["source"] for c in reply["citations"]]
         assert (cited == ["zorblax.txt"]) is cites, reply
+
+    # deleting the uploaded document from the collection's library removes its saved copy too
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#library-document input").click()
+    page.get_by_role("option", name="Zorblax Station (zorblax.txt)").click()
+    page.click("#library-delete")
+    expect(page.locator("#library-result")).to_contain_text(
+        "Deleted zorblax.txt and its uploaded copy"
+    )
+    assert not uploaded.exists()
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, ZORBLAX)
+    assert "zorblax.txt" not in cited_files(page)
 
 
 def test_deleting_a_collection_asks_first(page, data_dir, tmp_path):

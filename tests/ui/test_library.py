@@ -13,7 +13,7 @@ from rag.types import Citation
 from ui import render
 from ui.feedback import FeedbackRecord
 from ui.feedback_view import feedback_rows
-from ui.library import CitedSpan, table_rows
+from ui.library import CitedSpan, document_html, table_rows
 
 TEXT = "Title line\n\nFirst paragraph about the SVR.   Second paragraph, Naryshkin spoke."
 
@@ -85,3 +85,17 @@ def test_feedback_rows_are_the_users_own_newest_first_and_filtered_by_rating():
     assert feedback_rows(records, "ann", "Thumbs down")[0][:5] == [
         "👎", "Q1", "A1", "wrong", "extractive · m"
     ]  # fmt: skip
+
+
+def test_the_document_view_marks_the_cited_span_and_names_its_page():
+    chunks = [_chunk(0, 0, 30, page=1), _chunk(1, 20, len(TEXT), page=2)]
+    start = TEXT.index("Naryshkin spoke.")
+    view = document_html(_Index(chunks), "doc.pdf", CitedSpan("doc.pdf", start, len(TEXT), 2))
+    assert "<mark" in view and "Naryshkin spoke.</mark>" in view
+    assert "The cited passage on page 2 is highlighted." in view and "2 pages" in view
+    stale = document_html(_Index(chunks), "doc.pdf", CitedSpan("doc.pdf", 5, 999, None))
+    assert "<mark" not in stale and "no longer in this document" in stale
+    assert "not in the index" in document_html(_Index(chunks), "gone.txt")
+    evil = [_chunk(0, 0, 10)]
+    evil[0] = Chunk(**{**evil[0].__dict__, "text": "<script>x</script>", "end": 18})
+    assert "<script>" not in document_html(_Index(evil), "doc.pdf")
