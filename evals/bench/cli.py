@@ -68,6 +68,10 @@ from rag.cli import settings_from_context
 @click.option("--remote-embedder", "remote_chunks", type=click.IntRange(100, 100_000),
               default=None, help="Also index ~N SciFact chunks through `rag serve`'s "
               "/v1/embeddings and in-process (opt-in row).")  # fmt: skip
+@click.option("--scifact-docs", "max_docs", type=click.IntRange(10, 10_000), default=None,
+              help="SciFact documents of the index section (default: all; quick 100).")  # fmt: skip
+@click.option("--answers", "answer_questions", type=click.IntRange(1, 1_000), default=None,
+              help="Suite questions the answer section asks (default: all; quick 3).")  # fmt: skip
 @click.option(
     "--report",
     "report",
@@ -90,6 +94,8 @@ def bench_command(
     reps: int | None,
     skip: tuple[str, ...],
     remote_chunks: int | None,
+    max_docs: int | None = None,
+    answer_questions: int | None = None,
 ) -> None:
     """Measure indexing, retrieval quality and latency, answer speed, and the LangChain peer.
 
@@ -115,6 +121,8 @@ def bench_command(
         "reps": reps,
         "skip": skip or None,
         "remote_chunks": remote_chunks,
+        "max_docs": max_docs,
+        "answer_questions": answer_questions,
     }
     config_file = (ctx.find_root().obj or {}).get("config_file")
     given["config_file"] = Path(config_file).resolve() if config_file else None
