@@ -35,7 +35,10 @@ def _measured(result: BenchResult) -> dict[str, float | None]:
 
 def targets(result: BenchResult) -> list[Target]:
     """Each target with the measured value and whether it is met."""
+    docs = result.scope.max_docs if result.scope else None
     quick = " (quick: subset)" if result.quick else ""
+    if docs and not quick:
+        quick = f" (subset: {docs:,} SciFact docs)"
     scale = result.retrieval.latency.get("scale") if result.retrieval else None
     scale_chunks = scale.chunks if scale else None
     got = _measured(result)
