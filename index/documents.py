@@ -87,8 +87,9 @@ def list_documents(settings: IndexSettings, index: ChunkIndex) -> list[DocumentI
 def document_text(index: ChunkIndex, source: str) -> DocumentText | None:
     """The cleaned text rebuilt from the chunks (None when the document is not indexed).
 
-    Chunks overlap and cover the text; any gap between two chunks (white space the chunker
-    skipped) is filled with as many spaces, so offsets stay those of the original text.
+    Chunks overlap and cover the text; a gap between two chunks (white space the chunker
+    skipped, usually a paragraph break) is filled with as many white-space characters, a
+    paragraph break first when it is long enough, so offsets stay those of the original text.
     """
     chunks = sorted(index.chunks_of(source), key=lambda c: (c.start, c.position))
     if not chunks:
@@ -97,7 +98,8 @@ def document_text(index: ChunkIndex, source: str) -> DocumentText | None:
     cursor = 0
     for chunk in chunks:
         if chunk.start > cursor:
-            parts.append(" " * (chunk.start - cursor))
+            gap = chunk.start - cursor
+            parts.append("\n\n" + " " * (gap - 2) if gap >= 2 else " ")
             cursor = chunk.start
         if chunk.end > cursor:
             parts.append(chunk.text[cursor - chunk.start :])

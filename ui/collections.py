@@ -127,7 +127,7 @@ class CollectionBar:
 
     @classmethod
     def build(cls) -> CollectionBar:
-        with gr.Row(elem_id="collection-row", equal_height=True):
+        with gr.Row(elem_id="collection-row"):
             picker = gr.Dropdown(
                 [DEFAULT_COLLECTION],
                 value=DEFAULT_COLLECTION,
