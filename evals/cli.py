@@ -293,13 +293,16 @@ def eval_command(
         click.echo(export_command(settings_from_context(ctx), Path(export_feedback)))
         return
     if claims:
-        from evals.answering.claims_eval import claims_command
+        from evals.answering.claims_eval import CLAIMS_METRICS, claims_report
 
+        thresholds = parse_thresholds(fail_under, CLAIMS_METRICS)
         try:
-            code = claims_command(split or "dev", fail_under, limit)
+            text, metrics = claims_report(split or "dev", limit)
         except (OSError, ValueError) as err:
             raise EvalError(str(err)) from None
-        ctx.exit(code)
+        click.echo(text)
+        _exit_on_failures({"claims": metrics}, thresholds)
+        return
     chosen = sum(bool(x) for x in (suites, beir_dir, squad_file, squad_open, unanswerable))
     if chosen != 1:
         raise click.UsageError(

@@ -204,14 +204,14 @@ def _titled(chunk: Chunk) -> str:
 
 
 def premise_decision(
-    question: str, hits: Sequence[Hit], before: AbstainDecision, answer_passage: str | None
+    question: str, hits: Sequence[Hit], before: AbstainDecision, answer_chunk: Chunk | None
 ) -> AbstainDecision | None:
     """A refusal when the evidence lacks something `question` takes for granted (rag.premise),
     else None. Two readings of the evidence, and a refusal when either finds a gap:
 
     - the retrieved passages together: an event they tell only without its doer ("did Trump
       call" where the call was Ratcliffe's) is a gap;
-    - the passage the short answer comes from (`answer_passage`); without one, each passage
+    - the passage the short answer comes from (`answer_chunk`); without one, each passage
       on its own, a gap only when none states every premise. A near-miss question (one name
       swapped for another of the same article) finds its premise in one passage and the rest
       of the question in another.
@@ -221,7 +221,7 @@ def premise_decision(
     from rag.premise import premise_gaps
 
     # a passage's document title is part of what it says ("Super Bowl 50" is rarely repeated)
-    texts = [answer_passage] if answer_passage else [_titled(h.chunk) for h in hits]
+    texts = [_titled(answer_chunk)] if answer_chunk else [_titled(h.chunk) for h in hits]
     try:
         # without titles: a headline's words are no sentence that tells the event
         joint = premise_gaps(question, [h.chunk.text for h in hits])

@@ -255,7 +255,7 @@ class Assistant:
                     found.reader_question or found.query,
                     found.hits,
                     found.decision,
-                    prepared.short_answer_passage(),
+                    prepared.short_answer_chunk(),
                 )
             if decision is not None:
                 yield from _told(

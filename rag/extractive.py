@@ -34,6 +34,7 @@ import numpy as np
 from index.sentences import split_sentences
 from index.types import Chunk
 from rag.backends.base import Passage
+from rag.reader_text import BYLINE
 from rag.terms import content_terms
 from rag.types import ShortAnswer
 
@@ -48,7 +49,6 @@ _RANK_WEIGHT = 0.10
 _MIN_WORDS = 3  # shorter "sentences" are headings, bylines or list stubs
 _MAX_CHARS = 600  # longer spans are run-on text (tables, lists without full stops)
 _CLOSES = re.compile(r"[.!?…][\"'”’)\]]*$")
-_BYLINE = re.compile(r"^(by|written by|reporting by)\s+[A-Z]", re.IGNORECASE)
 
 
 def is_heading(sentence: str, title: str = "") -> bool:
@@ -57,7 +57,7 @@ def is_heading(sentence: str, title: str = "") -> bool:
     text = " ".join(sentence.split())
     if title and text == " ".join(title.split()):
         return True
-    return bool(_BYLINE.match(text)) or not _CLOSES.search(text)
+    return bool(BYLINE.match(text)) or not _CLOSES.search(text)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from index.types import Chunk
 from rag.abstain import AbstainDecision, after_generation
 from rag.backends.base import BackendError, ChatBackend, ChatRequest, Passage
 from rag.config import GroundingSettings, LLMSettings
@@ -174,14 +175,10 @@ class Prepared:
     def short_answer(self) -> ShortAnswer | None:
         return self.request.short_answer
 
-    def short_answer_passage(self) -> str | None:
-        """The passage the short answer comes from, under its document's title (None without
-        a short answer)."""
+    def short_answer_chunk(self) -> Chunk | None:
+        """The chunk the short answer comes from (None without a short answer)."""
         short = self.request.short_answer
-        chunk = next((p.chunk for p in self.request.passages if short and p.n == short.n), None)
-        if chunk is None:
-            return None
-        return f"{chunk.title}\n\n{chunk.text}" if chunk.title else chunk.text
+        return next((p.chunk for p in self.request.passages if short and p.n == short.n), None)
 
 
 def prepare(

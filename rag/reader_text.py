@@ -49,7 +49,7 @@ _TITLE_WORDS = _words(
 )
 _EDGE_WORDS = _words("the a an this that these those its his her their our your 's \u2019s and or")
 _NOT_ANSWERS = _words("PRON DET ADP CCONJ SCONJ PART PUNCT AUX")
-_BYLINE = re.compile(r"^\s*(by|written by|reporting by)\s+[A-Z]", re.IGNORECASE)
+BYLINE = re.compile(r"^\s*(by|written by|reporting by)\s+[A-Z]", re.IGNORECASE)  # "By NAME"
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def is_statement(doc: Parsed, s: tuple[int, int], title: str) -> bool:
     A sentence without a verb (when tagged), the chunk's title, a line in Title Case or
     a "By NAME" line is not a statement."""
     text = doc.span_text(*s)
-    if text.strip() == title.strip() or _BYLINE.match(text):
+    if text.strip() == title.strip() or BYLINE.match(text):
         return False
     tokens = doc.tokens[s[0] : s[1]]
     if any(t.pos != "X" for t in tokens) and not any(t.pos in ("VERB", "AUX") for t in tokens):

@@ -120,25 +120,14 @@ def claims_metrics(result: ClaimsEvalResult) -> dict[str, float]:
     return out
 
 
-def claims_command(split: str, fail_under: Sequence[str], limit: int | None = None) -> int:
-    """`rag eval --claims`: print the table and the headline figures; 1 when a
-    `--fail-under NAME=VALUE` is missed. `limit`: the first N claims of each set."""
+def claims_report(split: str, limit: int | None = None) -> tuple[str, dict[str, float]]:
+    """`rag eval --claims`: the table and headline figures as Markdown, and the figures
+    (`CLAIMS_METRICS`) for `--fail-under`. `limit`: the first N claims of each set."""
     result = run_claims_eval(split, ("claims",), limit=limit)
     metrics = claims_metrics(result)
-    print(f"## Claim checker on labelled claims ({split.upper()})\n")
-    print(result.table())
-    print()
-    print(", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
-    missed = []
-    for item in fail_under:
-        name, _, value = item.partition("=")
-        if name not in CLAIMS_METRICS:
-            raise ValueError(f"unknown metric {name!r} (known: {', '.join(CLAIMS_METRICS)})")
-        if metrics.get(name, 0.0) < float(value):
-            missed.append(f"{name} {metrics.get(name, 0.0):.3f} < {value}")
-    for line in missed:
-        print(f"FAIL: {line}", file=sys.stderr)
-    return 1 if missed else 0
+    figures = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())
+    text = f"## Claim checker on labelled claims ({split.upper()})\n\n{result.table()}\n\n{figures}"
+    return text, metrics
 
 
 def new_checker(claims: Sequence[LabelledClaim]) -> list[bool]:
