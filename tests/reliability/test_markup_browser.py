@@ -27,9 +27,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = [pytest.mark.reliability, pytest.mark.browser, pytest.mark.server, pytest.mark.e2e]
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]  # fmt: skip
 
 SCRIPT = "<script>window.__pwned=1;alert('script')</script>"
 ONERROR = "<img src=x onerror=\"window.__pwned=2;alert('img')\">"
@@ -66,16 +63,6 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
     server = start_server(data_dir, "--backend", "extractive")
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: run `make browser` (apt-get install chromium).")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
 
 
 class Watched:

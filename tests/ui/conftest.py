@@ -118,8 +118,37 @@ def rag_server(corpus_index: Path) -> Iterator[ServerProcess]:
     server.stop()
 
 
-# ---------------------------------------------------------------- browser helper
+# ---------------------------------------------------------------- browser helpers
+# The `browser` fixture (one headless Chromium per module) is in tests/conftest.py.
 ANSWER_WAIT_MS = 300_000  # a guard against a hung answer, not a speed target
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def open_page(browser, url: str, user: str | None = None, **context):
+    """A page in a new browser context (its own Gradio session) at `url`, once the chat has
+    loaded; `user` logs in with basic auth (password `pw-USER`), `context` adds options."""
+    if user:
+        context["http_credentials"] = {"username": user, "password": f"pw-{user}"}
+    page = browser.new_context(**({"viewport": VIEWPORT} | context)).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.wait_for_selector("#question textarea")
+    page.wait_for_selector("#index-status .rag-index-status")  # the page finished loading
+    return page
+
+
+@pytest.fixture(scope="session")
+def server(rag_server: ServerProcess) -> ServerProcess:
+    """The server the `page` fixture opens: the shared one, unless a test module overrides
+    this fixture with its own (e.g. on a copy of the index it may change)."""
+    return rag_server
+
+
+@pytest.fixture
+def page(browser, server: ServerProcess) -> Iterator:
+    page = open_page(browser, server.url)
+    yield page
+    page.context.close()
 
 
 def ask(page, question: str):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import pytest
 
 from tests.ui.conftest import ask
-from tests.ui.test_browser import browser, page  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.server]
 
@@ -24,7 +23,7 @@ def _short_answer(bubble) -> str:
     )
 
 
-def test_answers_lead_with_the_name_and_refusals_say_why(page):  # noqa: F811
+def test_answers_lead_with_the_name_and_refusals_say_why(page):
     heads = ask(page, "Who heads the CIA?")
     assert "Ratcliffe" in _short_answer(heads), heads.inner_text()
     assert "Ratcliffe" in " ".join(page.locator("#sources mark").all_inner_texts())
@@ -49,7 +48,7 @@ def test_answers_lead_with_the_name_and_refusals_say_why(page):  # noqa: F811
     assert alliance.locator(".rag-abstain").count() == 0, alliance.inner_text()
 
 
-def test_a_follow_up_is_answered_from_the_conversation(page):  # noqa: F811
+def test_a_follow_up_is_answered_from_the_conversation(page):
     first = ask(page, "Who is the director of the SVR?")
     assert "Naryshkin" in _short_answer(first), first.inner_text()
     follow = ask(page, "And who was he talking to?")

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from tests.ui.conftest import ServerProcess, ask, offline_env, rag, start_server
-from tests.ui.test_browser import ARGS, CHROMIUM
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -40,26 +39,6 @@ def server(data_dir: Path) -> Iterator[ServerProcess]:
     server = start_server(data_dir, "--backend", "extractive")
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: run `make browser` (apt-get install chromium).")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, server) -> Iterator:
-    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    page.set_default_timeout(60_000)
-    page.goto(server.url)
-    page.wait_for_selector("#index-status .rag-index-status")
-    yield page
-    page.context.close()
 
 
 def picked(page) -> str:

@@ -16,43 +16,22 @@ from pathlib import Path
 import pytest
 
 from evals.suite import load_suite
-from tests.ui.conftest import ANSWER_WAIT_MS, ServerProcess, ask, offline_env, rag, start_server
-from tests.ui.test_browser import ARGS, CHROMIUM, choose_backend
+from tests.ui.conftest import (
+    ANSWER_WAIT_MS,
+    ServerProcess,
+    ask,
+    offline_env,
+    open_page,
+    rag,
+    start_server,
+)
+from tests.ui.test_browser import choose_backend
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.server]
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "Who is the director of the SVR?"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: run `make browser` (apt-get install chromium).")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-def open_page(browser, url: str, user: str | None = None):
-    credentials = {"username": user, "password": f"pw-{user}"} if user else None
-    context = browser.new_context(
-        viewport={"width": 1400, "height": 1000}, http_credentials=credentials
-    )
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(url)
-    page.wait_for_selector("#index-status .rag-index-status")
-    return page
-
-
-@pytest.fixture
-def page(browser, rag_server) -> Iterator:
-    page = open_page(browser, rag_server.url)
-    yield page
-    page.context.close()
 
 
 def listed(page, title: str):

@@ -18,8 +18,7 @@ import pytest
 from index.config import IndexSettings
 from index.manifest import Manifest
 from index.store import open_index
-from tests.ui.conftest import ServerProcess, ask, start_server
-from tests.ui.test_browser import ARGS, CHROMIUM
+from tests.ui.conftest import ServerProcess, ask, open_page, start_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -42,32 +41,6 @@ def server(data_dir: Path) -> Iterator[ServerProcess]:
     server = start_server(data_dir, "--backend", "extractive")
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: run `make browser` (apt-get install chromium).")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-def open_page(browser, url: str, **context):
-    options = {"viewport": {"width": 1400, "height": 1000}} | context
-    page = browser.new_context(**options).new_page()
-    page.set_default_timeout(60_000)
-    page.goto(url)
-    page.wait_for_selector("#index-status .rag-index-status")
-    return page
-
-
-@pytest.fixture
-def page(browser, server) -> Iterator:
-    page = open_page(browser, server.url)
-    yield page
-    page.context.close()
 
 
 def settings_of(data_dir: Path) -> IndexSettings:
