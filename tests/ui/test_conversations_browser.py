@@ -26,6 +26,9 @@ from tests.ui.conftest import (
     start_server,
 )
 from tests.ui.test_browser import choose_backend
+from ui.conversations import LOCAL_USER, ConversationStore
+from ui.feedback import FeedbackStore
+from ui.state_db import db_path
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -191,6 +194,61 @@ def test_thumbs_down_with_a_note_exports_a_suite_rag_eval_loads(page, corpus_ind
     case = cases[0]
     assert case.question == "Who did the SVR director speak with?" and case.answers == []
     assert case.model_extra["cited_sources"] and case.model_extra["backend"] == "extractive"
+
+
+def _send(page, question: str) -> None:
+    """Type and send a question without waiting for its answer."""
+    page.fill("#question textarea", question)
+    page.click("#ask")
+
+
+def _answered(page, n: int) -> None:
+    page.wait_for_function(
+        "n => document.querySelectorAll('#chat .rag-meta').length >= n", arg=n,
+        timeout=ANSWER_WAIT_MS,
+    )  # fmt: skip
+
+
+def test_two_sessions_asking_and_rating_at_once_lose_nothing(browser, rag_server, corpus_index):
+    """Two browser sessions send their questions, thumbs-downs and notes at the same moments
+    (each action is sent on both pages before either is waited for)."""
+    tag = uuid.uuid4().hex[:8]
+    asked = {
+        "a": ["Who is the director of the SVR?", "Who did he speak with?"],
+        "b": ["Who heads the CIA?", "Why are U.S. allies rethinking intelligence sharing?"],
+    }
+    pages = {name: open_page(browser, rag_server.url) for name in asked}
+    for turn in range(2):
+        for name, page in pages.items():
+            _send(page, asked[name][turn])
+        for page in pages.values():
+            _answered(page, turn + 1)
+        for page in pages.values():
+            page.locator("#chat").get_by_label("Dislike").last.click()
+        for name, page in pages.items():
+            page.fill("#feedback-note textarea, #feedback-note input", f"{tag} {name}{turn}")
+        for page in pages.values():
+            page.click("#save-note")
+        for page in pages.values():
+            expect(page.locator("#feedback-note-row")).to_be_hidden()
+    for name, page in pages.items():  # each session kept its own conversation
+        other = "b" if name == "a" else "a"
+        chat = page.inner_text("#chat")
+        assert all(q in chat for q in asked[name]) and asked[other][0] not in chat
+        page.context.close()
+
+    store = ConversationStore.open(db_path(corpus_index))
+    rated = {r.note: r for r in FeedbackStore(store.db).records(rating=-1) if tag in r.note}
+    assert sorted(rated) == sorted(f"{tag} {n}{t}" for n in asked for t in range(2))
+    for name, questions in asked.items():
+        first, second = rated[f"{tag} {name}0"], rated[f"{tag} {name}1"]
+        assert first.conversation_id == second.conversation_id  # one conversation per session
+        assert (first.question, second.question) == tuple(questions)
+        messages = store.messages(LOCAL_USER, first.conversation_id)
+        assert [m.role for m in messages] == ["user", "assistant"] * 2
+        assert [m.content for m in messages[::2]] == questions
+        assert [m.id for m in messages[1::2]] == [first.message_id, second.message_id]
+        assert [m.content for m in messages[1::2]] == [first.answer, second.answer]
 
 
 # --- two users with --auth, and a restart --------------------------------------------------
