@@ -5,11 +5,11 @@ indexed, size), filtered by text and sorted by any column. Opening a document sh
 cleaned text as the index holds it; a click on a citation [n] in an answer or the sources
 panel (a link from ui.render, relayed by a hidden bridge element outside the tabs) opens the
 Library tab on the cited document, scrolled to the cited span in <mark> (page named for a
-PDF). Deleting or re-indexing goes through index.pipeline (both stores and the manifest,
-under the indexing lock), then the collection's assistant reloads its index, so the next
-answer cannot cite a deleted document; an uploaded document's saved copy is deleted too, so
-the next upload does not index it again. This module formats and relays: it does not
-retrieve or answer.
+PDF). Deleting (once the browser's confirmation is accepted) or re-indexing goes through
+index.pipeline (both stores and the manifest, under the indexing lock), then the collection's
+assistant reloads its index, so the next answer cannot cite a deleted document; an uploaded
+document's saved copy is deleted too, so the next upload does not index it again. This module
+formats and relays: it does not retrieve or answer.
 """
 
 from __future__ import annotations
@@ -65,6 +65,10 @@ window.__ragCite = (event) => {
 };
 document.addEventListener('click', window.__ragCite, true);
 """
+# The delete button's inputs: document, filter, sort, order, collection, then the confirmation
+CONFIRM_DELETE_JS = """(source, text, sort, desc, collection, _) => [source, text, sort, desc,
+  collection, !!source && confirm(`Delete "${source}" from the collection "${collection}"? `
+  + 'Its chunks leave the index (an uploaded copy is deleted too). This cannot be undone.')]"""
 SCROLL_JS = """() => { setTimeout(() => {
   const mark = document.querySelector('#doc-view mark');
   if (mark) mark.scrollIntoView({block: 'center'});
@@ -180,10 +184,8 @@ class LibraryHandlers:
     def switched(self, text: str, sort_by: str, descending: bool, collection: str) -> tuple:
         """(table, picker, view) after picking another collection."""
         self._indexes.pop(collection, None)  # it may have been deleted and made anew
-        docs = self.documents(collection)
-        choices = [(f"{d.title} ({d.source})", d.source) for d in docs]
-        rows = table_rows(docs, text, sort_by, descending)
-        return rows, gr.update(choices=choices, value=None), EMPTY_VIEW
+        rows, picker = self.refresh(text, sort_by, descending, collection)
+        return rows, gr.update(choices=picker["choices"], value=None), EMPTY_VIEW
 
     def open(self, source: str | None, collection: str) -> str:
         index = self.index(collection)
@@ -215,12 +217,14 @@ class LibraryHandlers:
         return message, table, picker
 
     def delete(
-        self, source: str | None, text: str, sort_by: str, descending: bool, collection: str
-    ) -> tuple:
-        """(notice, table, picker, view) after deleting one document."""
+        self, source: str | None, text: str, sort_by: str, descending: bool, collection: str,
+        confirmed: bool = False,
+    ) -> tuple:  # fmt: skip
+        """(notice, table, picker, view) after deleting one document (once confirmed)."""
         listing = (text, sort_by, descending)
-        if not source:
-            return "<p>Pick a document first.</p>", gr.update(), gr.update(), gr.update()
+        if not source or not confirmed:  # nothing picked, or the confirmation was cancelled
+            notice = "Cancelled: nothing was deleted." if source else "Pick a document first."
+            return f"<p>{notice}</p>", gr.update(), gr.update(), gr.update()
         settings = self.settings(collection)
         paths = [d.path for d in self.documents(collection) if d.source == source]
         try:
@@ -271,6 +275,7 @@ class LibraryTab:
     picker: gr.Dropdown
     reindex: gr.Button
     delete: gr.Button
+    confirmed: gr.Checkbox
     result: gr.HTML
     view: gr.HTML
 
@@ -299,9 +304,12 @@ class LibraryTab:
             delete = gr.Button(
                 "Delete from index", elem_id="library-delete", size="sm", variant="stop", scale=1
             )
+        confirmed = gr.Checkbox(visible=False)
         result = gr.HTML(elem_id="library-result")
         view = gr.HTML(EMPTY_VIEW, elem_id="doc-view")
-        return cls(table, search, sort_by, descending, picker, reindex, delete, result, view)
+        return cls(
+            table, search, sort_by, descending, picker, reindex, delete, confirmed, result, view
+        )
 
     @staticmethod
     def bridge() -> gr.HTML:
@@ -326,7 +334,8 @@ class LibraryTab:
         self.picker.input(lib.open, [self.picker, collection], self.view, **private)
         self.table.select(lib.select_row, collection, [self.picker, self.view], **private)
         changed = [self.result, self.table, self.picker, self.view]
-        deleted = self.delete.click(lib.delete, [self.picker, *listing], changed, **private)
+        deleting = [self.picker, *listing, self.confirmed]
+        deleted = self.delete.click(lib.delete, deleting, changed, js=CONFIRM_DELETE_JS, **private)
         reindexed = self.reindex.click(lib.reindex, [self.picker, *listing], changed, **private)
         bridge.submit(
             lib.open_cited, [bridge, collection], [tabs, self.picker, self.view], **private

@@ -122,6 +122,7 @@ def test_a_collection_made_from_an_upload_answers_from_its_own_documents(
     page.get_by_role("tab", name="Library").click()
     page.locator("#library-document input").click()
     page.get_by_role("option", name="Zorblax Station (zorblax.txt)").click()
+    page.once("dialog", lambda dialog: dialog.accept())
     page.click("#library-delete")
     expect(page.locator("#library-result")).to_contain_text(
         "Deleted zorblax.txt and its uploaded copy"

@@ -204,6 +204,14 @@ def test_delete_a_document_then_reindex_another(page, data_dir):
     assert chunks > 0
     open_library(page)
     pick_document(page, source)
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("#library-delete")
+    expect(page.locator("#library-result")).to_contain_text("Cancelled: nothing was deleted")
+    assert source in asked[0] and "default" in asked[0]  # it names what would be deleted
+    assert len(open_index(settings, check=False).chunks_of(source)) == chunks
+    assert source in [r[1] for r in table_rows(page)]
+    page.once("dialog", lambda dialog: dialog.accept())
     page.click("#library-delete")
     expect(page.locator("#library-result")).to_contain_text(f"Deleted {source}")
     after = open_index(settings, check=False)
