@@ -151,6 +151,24 @@ def page(browser, server: ServerProcess) -> Iterator:
     page.context.close()
 
 
+def upload(page, *paths: Path) -> str:
+    """Add files through "Add documents"; the result panel's text once they are indexed.
+
+    It waits for final states only: first the file input holding every transferred file (its
+    preview lists them; `set_input_files` returns while they are still "Uploading"), then the
+    end of the upload event (its handler empties the input as it writes the result). Indexing
+    takes as long as the machine's load makes it, so that wait has the answers' hang guard.
+    """
+    if not page.locator("#upload-files").is_visible():
+        page.click("#uploads")  # the "Add documents" accordion
+    page.locator("#upload-files input[type=file]").set_input_files([str(p) for p in paths])
+    for path in paths:
+        page.wait_for_selector(f'#upload-files .file-preview td[aria-label="{path.name}"]')
+    page.click("#upload-button")
+    page.wait_for_selector("#upload-files [data-testid=upload-text]", timeout=ANSWER_WAIT_MS)
+    return page.inner_text("#upload-result")
+
+
 def ask(page, question: str):
     """Type a question, send it, and return the final answer bubble's locator."""
     done = page.locator("#chat .rag-meta").count()
