@@ -3,7 +3,9 @@
 `ChatSession` is one browser tab's open conversation (what the assistant sees as history,
 what the chat shows, the stored id of each shown message). `HistoryHandlers` lists, opens,
 renames, deletes, searches and exports the user's saved conversations, and records thumbs up
-/ down with a note. The user is the basic-auth name Gradio passes in `gr.Request.username`
+/ down with a note. The list holds every collection's conversations (reopening one switches
+the picker to its collection), so each is labelled with its collection unless that is the
+default one. The user is the basic-auth name Gradio passes in `gr.Request.username`
 (set by the server's auth), else `LOCAL_USER`. Storage is `ui.conversations` and
 `ui.feedback`; markup is `ui.render`; the chat handler itself is in `ui.app`.
 """
@@ -18,6 +20,7 @@ from typing import Any
 
 import gradio as gr
 
+from index.config import DEFAULT_COLLECTION
 from rag.types import Answer, Message
 from ui import render
 from ui.api_sources import sources_text
@@ -62,6 +65,11 @@ def session_from(conversation_id: str, stored: list[StoredMessage]) -> ChatSessi
     return session
 
 
+def _label(title: str, collection: str | None) -> str:
+    title = title or "Untitled"
+    return title if collection in (None, DEFAULT_COLLECTION) else f"{title} · {collection}"
+
+
 class HistoryHandlers:
     """Sidebar and feedback handlers over one store (None: nothing is saved)."""
 
@@ -99,9 +107,18 @@ class HistoryHandlers:
         return gr.update() if self.store is None else self.listing(user_of(request), "", session.id)
 
     def choices(self, user: str, search: str = "") -> list[tuple[str, str]]:
+        """(label, id) of the user's conversations: the title, then the collection if it is
+        not the default one."""
         if self.store is None:
             return []
-        return [(c.title or "Untitled", c.id) for c in self.store.list(user, search or "")]
+        found = self.store.list(user, search or "")
+        with self.store.db.read() as conn:  # the bindings ui.collections writes
+            bound = dict(conn.execute(
+                "SELECT conversation_id, collection FROM conversation_collections"
+                f" WHERE conversation_id IN ({','.join('?' * len(found))})",
+                [c.id for c in found],
+            ).fetchall())  # fmt: skip
+        return [(_label(c.title, bound.get(c.id)), c.id) for c in found]
 
     def listing(self, user: str, search: str = "", selected: str | None = None) -> Any:
         return gr.update(choices=self.choices(user, search), value=selected)

@@ -97,7 +97,9 @@ def test_a_collection_made_from_an_upload_answers_from_its_own_documents(
     assert "zorblax.txt" not in cited_files(page)
     assert "Naryshkin" in ask(page, SVR).inner_text()
 
-    page.locator("#conversation-list label", has_text=ZORBLAX).last.click()  # the first one
+    # the list names each conversation's collection (none named: the default one)
+    expect(page.locator("#conversation-list label")).to_have_text([ZORBLAX, f"{ZORBLAX} · {name}"])
+    page.locator("#conversation-list label", has_text=f"· {name}").click()  # the first one
     expect(page.locator("#collection input")).to_have_value(name)  # reopened in its collection
     expect(page.locator("#chat")).to_contain_text("Ilse Varga")
     uploaded = data_dir / "collections" / name / "uploads" / "zorblax.txt"
