@@ -174,6 +174,10 @@ class Scale:
     built_now: bool
     build_seconds: float | None
     build_peak_rss_mb: float | None
+    store: str | None = field(default=None, metadata=OMIT)  # "chroma server" or "embedded"
+    build_load_average: list[float] | None = field(default=None, metadata=OMIT)  # start, end
+    bm25_load_seconds: float | None = field(default=None, metadata=OMIT)
+    serve: ServeMemory | None = field(default=None, metadata=OMIT)  # `rag serve` on it
 
 
 # ---------------------------------------------------------------- answers

@@ -4,14 +4,20 @@
 generated variants of them (sentences rotated and one dropped) until the estimated chunk count
 reaches the target; `describe` says exactly what it holds. `build_scale_index` writes it
 through the product's store: real chunks embedded for real, variant chunks with derived
-vectors near their document's. This module builds no index format of its own and times
-nothing (evals/bench/sections.py times the search).
+vectors near their document's. Variants are chunked (by the product's chunker) while a writer
+thread stores the previous batch, so on a Chroma server the chunking hides behind the adds.
+This module builds no index format of its own and times nothing but the build's progress
+lines (evals/bench/sections.py times the search).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,22 +48,30 @@ def _doc(source: str, title: str, text: str) -> Document:
 def estimated_chunks(text: str, chunk_tokens: int, overlap: int) -> int:
     from index.tokens import count_tokens
 
-    tokens = count_tokens(text)
+    return _chunks_of(count_tokens(text), chunk_tokens, overlap)
+
+
+def _chunks_of(tokens: int, chunk_tokens: int, overlap: int) -> int:
     return max(1, -(-max(tokens - overlap, 1) // max(chunk_tokens - overlap, 1)))
 
 
-def _variants(doc: Document) -> Iterable[str]:
-    """Sentence-rotated copies of a document with one sentence dropped, all distinct."""
+def _variants(doc: Document) -> Iterable[tuple[str, int]]:
+    """Sentence-rotated copies of a document with one sentence dropped, all distinct, each
+    with its token count estimated from its sentences' (counted once per document)."""
     from index.sentences import split_sentences
+    from index.tokens import count_tokens
 
     sentences = [doc.text[a:b] for a, b in split_sentences(doc.text)]
     n = len(sentences)
     if n < 3:
         return
+    tokens = [count_tokens(t) for t in sentences]
+    total = sum(tokens)
     for rotation in range(1, n):
-        rotated = sentences[rotation:] + sentences[:rotation]
+        order = list(range(rotation, n)) + list(range(rotation))
         for drop in range(n):
-            yield " ".join(rotated[:drop] + rotated[drop + 1 :])
+            kept = order[:drop] + order[drop + 1 :]
+            yield " ".join(sentences[i] for i in kept), total - tokens[order[drop]]
 
 
 def scale_documents(
@@ -86,14 +100,14 @@ def scale_documents(
         for real_source, gen, title in generators:
             if estimate >= target_chunks:
                 break
-            text = next((t for t in gen if t not in seen), None)
-            if text is None:
+            text, tokens = next(((t, n) for t, n in gen if t not in seen), ("", 0))
+            if not text:
                 continue
             seen.add(text)
             alive.append((real_source, gen, title))
             serial += 1
             docs.append(_doc(f"{VARIANT_PREFIX}{serial}/{real_source}", title, text))
-            estimate += estimated_chunks(text, chunk_tokens, overlap)
+            estimate += _chunks_of(tokens, chunk_tokens, overlap)
         generators = alive
     counts["variants"] = serial
     return docs, counts
@@ -139,22 +153,12 @@ def build_scale_index(
 
     Real documents are chunked and embedded for real; variant documents (source
     VARIANT_PREFIX...) are chunked for real and get `variant_vectors` of their real
-    document's mean chunk vector (embedding ~100k chunks would take most of an hour on 2
-    cores). Returns the numbers of embedded and derived chunks.
+    document's mean chunk vector (embedding a million chunks would take days on 2 cores).
+    Returns the numbers of embedded and derived chunks.
     """
-    import logging
-
-    from index.chunking import chunk_document
     from index.store import open_index
 
-    chunking_log = logging.getLogger("index.chunking")
-    level = chunking_log.level
-    chunking_log.setLevel(logging.ERROR)  # variants repeat their document's long sentences
-    try:
-        chunked = [chunk_document(d, settings.chunk_tokens, settings.chunk_overlap) for d in docs]
-    finally:
-        chunking_log.setLevel(level)
-    real = [(d, cs) for d, cs in zip(docs, chunked, strict=True) if cs and not _is_variant(d)]
+    real = [(d, cs) for d, cs in _chunked((d for d in docs if not _is_variant(d)), settings) if cs]
     real_chunks = [c for _, cs in real for c in cs]
     log(f"scale collection: embedding the {len(real_chunks):,} chunks of real documents")
     vectors = np.asarray(embedder.embed_documents([c.text for c in real_chunks]), np.float32)
@@ -168,23 +172,95 @@ def build_scale_index(
     index = open_index(settings, check=False)
     index.drop()
     index.record_dimension(int(vectors.shape[1]))
-    for at in range(0, len(real_chunks), batch):
-        index.replace_sources([], real_chunks[at : at + batch], vectors[at : at + batch])
     rng = np.random.default_rng(SCALE_RECIPE)
-    variant_chunks = [
-        (c, d.source.split("/", 2)[2])  # variant/<serial>/<real source>
-        for d, cs in zip(docs, chunked, strict=True)
-        if _is_variant(d)
-        for c in cs
-    ]
-    for at in range(0, len(variant_chunks), batch):
-        part = variant_chunks[at : at + batch]
-        log(f"scale collection: storing chunks {len(real_chunks) + at:,}+")
-        bases = np.stack([means[real_source] for _, real_source in part])
-        index.replace_sources([], [c for c, _ in part], variant_vectors(bases, rng))
-    log("scale collection: building the BM25 index")
+
+    def batches() -> Iterator[tuple[list[Any], np.ndarray]]:
+        for at in range(0, len(real_chunks), batch):
+            yield real_chunks[at : at + batch], vectors[at : at + batch]
+        part: list[tuple[Any, str]] = []
+        variants = (d for d in docs if _is_variant(d))
+        for d, cs in _chunked(variants, settings):
+            real_source = d.source.split("/", 2)[2]  # variant/<serial>/<real source>
+            part.extend((c, real_source) for c in cs)
+            if len(part) >= batch:
+                yield _derived(part[:batch], means, rng)
+                part = part[batch:]
+        if part:
+            yield _derived(part, means, rng)
+
+    stored = _write_behind(index, batches(), log)
+    log(f"scale collection: building the BM25 index over {stored:,} chunks")
     index.commit()
-    return {"embedded_chunks": len(real_chunks), "derived_chunks": len(variant_chunks)}
+    return {"embedded_chunks": len(real_chunks), "derived_chunks": stored - len(real_chunks)}
+
+
+def _chunked(docs: Iterable[Document], settings: Any) -> Iterator[tuple[Document, list[Any]]]:
+    """Each document with its chunks, by the product's chunker and the index's settings."""
+    import logging
+
+    from index.chunking import chunk_document
+
+    chunking_log = logging.getLogger("index.chunking")
+    level = chunking_log.level
+    chunking_log.setLevel(logging.ERROR)  # variants repeat their document's long sentences
+    try:
+        for d in docs:
+            yield d, chunk_document(d, settings.chunk_tokens, settings.chunk_overlap)
+    finally:
+        chunking_log.setLevel(level)
+
+
+def _derived(
+    part: Sequence[tuple[Any, str]], means: Mapping[str, np.ndarray], rng: np.random.Generator
+) -> tuple[list[Any], np.ndarray]:
+    bases = np.stack([means[real_source] for _, real_source in part])
+    return [c for c, _ in part], variant_vectors(bases, rng)
+
+
+def _write_behind(
+    index: Any, batches: Iterator[tuple[list[Any], np.ndarray]], log: Callable[[str], None]
+) -> int:
+    """Store each batch in a writer thread while the next one is made; the number stored.
+
+    The writer mostly waits on the store (a Chroma server works in its own process), so
+    chunking the next batch meanwhile costs little. An error in either thread stops both.
+    """
+    ready: queue.Queue[tuple[list[Any], np.ndarray] | None] = queue.Queue(maxsize=2)
+    failed: list[BaseException] = []
+    stored = 0
+    started = time.perf_counter()
+
+    def writer() -> None:
+        nonlocal stored
+        while (item := ready.get()) is not None:
+            if failed:
+                continue  # drain, so the producer never blocks on a dead writer
+            try:
+                index.replace_sources([], item[0], item[1])
+            except BaseException as err:  # reported in the caller's thread
+                failed.append(err)
+                continue
+            before, stored = stored, stored + len(item[0])
+            if stored // 50_000 != before // 50_000:
+                elapsed = time.perf_counter() - started
+                log(
+                    f"scale collection: {stored:,} chunks stored in {elapsed:,.0f} s "
+                    f"({stored / elapsed:,.0f}/s, load average {os.getloadavg()[0]:.1f})"
+                )
+
+    thread = threading.Thread(target=writer, name="scale-writer", daemon=True)
+    thread.start()
+    try:
+        for item in batches:
+            if failed:
+                break
+            ready.put(item)
+    finally:
+        ready.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
+    return stored
 
 
 def _is_variant(doc: Document) -> bool:

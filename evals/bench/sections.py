@@ -157,43 +157,68 @@ def embedding(docs: Sequence[Document], data: BeirData, base: IndexSettings, log
 
 
 def scale(data: BeirData, settings: Any, options: BenchOptions, log: Log) -> tuple[Scale, Latency]:
-    """The large collection (built once, cached under <data_dir>/bench/) and its latency."""
+    """The large collection (built once, cached under <data_dir>/bench/), its latency, the
+    BM25 load time and `rag serve`'s peak RSS on it."""
+    import os
+
     from evals.bench import retrieval as br
     from evals.bench import scale as sc
     from evals.datasets.beir import beir_documents
     from evals.datasets.cache import cached_index_settings
     from evals.datasets.squad import squad_paragraphs
+    from index.bm25_store import BM25Store
     from index.embedding import get_embedder
     from index.store import open_index
 
     base = settings.index
     squad_hash = hashlib.sha256(options.squad.read_bytes()).hexdigest()[:16]
     key = f"{options.scale_chunks}:{data.fingerprint}:{squad_hash}:recipe{sc.SCALE_RECIPE}"
-    scale_settings = cached_index_settings(base, "bench", f"scale-{options.scale_chunks}", key)
+    # A server's collection gets its own cache folder (its BM25 side and marker).
+    name = f"scale-{options.scale_chunks}" + ("-server" if base.chroma_url else "")
+    scale_settings = cached_index_settings(base, "bench", name, key)
     embedder = get_embedder(scale_settings)  # the embedder the collection records
     marker = scale_settings.data_dir / "complete.json"
     built = None
+    made: dict[str, Any] | None = None
     if marker.is_file():
-        made: dict[str, Any] = json.loads(marker.read_text())
-        log(f"scale collection: reusing {scale_settings.data_dir}")
-    else:
+        made = json.loads(marker.read_text())
+        stored = open_index(scale_settings).store_counts().vectors
+        if made.get("chunks") not in (None, stored):  # e.g. a server restarted elsewhere
+            log(f"scale collection: the store holds {stored:,} chunks, not {made['chunks']:,}")
+            made = None
+        else:
+            log(f"scale collection: reusing {scale_settings.data_dir}")
+    if made is None:
         bases = {"squad": squad_paragraphs(options.squad), "scifact": beir_documents(data)}
-        docs, counts = sc.scale_documents(
-            bases, options.scale_chunks, base.chunk_tokens, base.chunk_overlap
-        )
-        log(f"scale collection: {len(docs):,} documents, into {scale_settings.data_dir}")
-        scale_settings.data_dir.mkdir(parents=True, exist_ok=True)
+        load_start = os.getloadavg()[0]
+        started = time.perf_counter()
         with bi.peak_rss() as peak:
-            started = time.perf_counter()
-            stored = sc.build_scale_index(docs, scale_settings, embedder, log)
-            built = (round(time.perf_counter() - started, 1), round(peak.mb, 1))
-        made = {**stored, "documents": len(docs), "counts": counts}
+            docs, counts = sc.scale_documents(
+                bases, options.scale_chunks, base.chunk_tokens, base.chunk_overlap
+            )
+            log(f"scale collection: {len(docs):,} documents, into {scale_settings.data_dir}")
+            scale_settings.data_dir.mkdir(parents=True, exist_ok=True)
+            stored_counts = sc.build_scale_index(docs, scale_settings, embedder, log)
+        seconds = round(time.perf_counter() - started, 1)
+        built = (seconds, round(peak.mb, 1), [round(load_start, 2), round(os.getloadavg()[0], 2)])
+        chunks = stored_counts["embedded_chunks"] + stored_counts["derived_chunks"]
+        made = {**stored_counts, "documents": len(docs), "counts": counts, "chunks": chunks}
+        del docs
         marker.write_text(json.dumps(made))
+    started = time.perf_counter()
+    BM25Store.load(scale_settings.bm25_dir)  # as `rag serve` does at start; dropped here
+    bm25_load = round(time.perf_counter() - started, 2)
     index = open_index(scale_settings)
     chunks = index.count()
     log(f"retrieval latency at {chunks:,} chunks")
+    queries = list(data.queries.values())
+    latency = br.latency(index, embedder, settings.retrieval, queries)
+    recorded = index.status().embedding_model
+    del index
+    log(f"peak RSS of `rag serve` (extractive) on the {chunks:,}-chunk collection")
+    serve = _serve_on(scale_settings, queries[: options.answer_questions or 20], options)
     figures = Scale(
-        embedder=index.status().embedding_model,
+        embedder=recorded,
         target_chunks=options.scale_chunks,
         chunks=chunks,
         documents=made["documents"],
@@ -203,9 +228,40 @@ def scale(data: BeirData, settings: Any, options: BenchOptions, log: Log) -> tup
         built_now=built is not None,
         build_seconds=built[0] if built else None,
         build_peak_rss_mb=built[1] if built else None,
+        build_load_average=built[2] if built else None,
+        store="chroma server" if base.chroma_url else "embedded",
+        bm25_load_seconds=bm25_load,
+        serve=serve,
     )
-    queries = list(data.queries.values())
-    return figures, br.latency(index, embedder, settings.retrieval, queries)
+    return figures, latency
+
+
+def _serve_on(
+    scale_settings: IndexSettings, questions: Sequence[str], options: BenchOptions
+) -> Any:
+    """`rag serve`'s peak RSS answering with the extractive backend on the scale collection."""
+    import os
+
+    from evals.bench import answer as ba
+    from evals.bench.results import ServeMemory
+
+    # The child reads the collection's name (and the server's address) from the environment.
+    saved = {k: os.environ.get(k) for k in ("RAG_INDEX__COLLECTION", "RAG_INDEX__CHROMA_URL")}
+    os.environ["RAG_INDEX__COLLECTION"] = scale_settings.collection
+    if scale_settings.chroma_url:
+        os.environ["RAG_INDEX__CHROMA_URL"] = scale_settings.chroma_url
+    try:
+        return ba.serve_peak_rss(
+            scale_settings.data_dir, questions, "extractive", options.config_file
+        )
+    except Exception as err:  # reported beside the other scale figures
+        return ServeMemory(backend="extractive", error=f"{type(err).__name__}: {err}")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def answers(

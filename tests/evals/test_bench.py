@@ -87,6 +87,9 @@ def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
     assert latency["scifact"]["vs_peer"]["peer_over_ours_p50"] > 0
     assert result["scale"]["chunks"] >= 0.9 * result["scale"]["target_chunks"]
     assert "chunks" in result["scale"]["what"]
+    assert result["scale"]["store"] == "embedded" and result["scale"]["bm25_load_seconds"] > 0
+    assert result["scale"]["serve"]["answered"] == 3, result["scale"]["serve"]
+    assert result["scale"]["serve"]["peak_rss_mb"] > 100  # rag serve with the collection loaded
 
     backends = result["embedding"]["backends"]
     assert "torch" in backends
@@ -204,6 +207,28 @@ def test_variant_vectors_keep_the_measured_cosine_to_their_document() -> None:
     low, high = VARIANT_COSINE
     assert cos.min() >= low - 1e-5 and cos.max() <= high + 1e-5
     assert cos.std() > 0.01  # spread over the range, not one fixed angle
+
+
+def test_a_store_failing_mid_build_stops_the_build_with_its_error() -> None:
+    """The writer thread's error reaches the caller; the batches after it are not written."""
+    import numpy as np
+
+    from evals.bench.scale import _write_behind
+
+    class FailingIndex:
+        def __init__(self) -> None:
+            self.written: list[int] = []
+
+        def replace_sources(self, sources, chunks, vectors) -> None:
+            if len(self.written) == 2:
+                raise RuntimeError("Chroma server went away")
+            self.written.append(len(chunks))
+
+    index = FailingIndex()
+    batches = (([i] * 10, np.zeros((10, 4), np.float32)) for i in range(50))
+    with pytest.raises(RuntimeError, match="went away"):
+        _write_behind(index, batches, lambda _: None)
+    assert index.written == [10, 10]
 
 
 def test_scale_collection_is_written_through_the_product_store(index_settings) -> None:
