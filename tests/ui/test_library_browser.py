@@ -18,7 +18,7 @@ import pytest
 from index.config import IndexSettings
 from index.manifest import Manifest
 from index.store import open_index
-from tests.ui.conftest import ServerProcess, ask, open_page, start_server
+from tests.ui.conftest import ANSWER_WAIT_MS, ServerProcess, ask, open_page, start_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -213,7 +213,9 @@ def test_delete_a_document_then_reindex_another(page, data_dir):
     assert source in [r[1] for r in table_rows(page)]
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#library-delete")
-    expect(page.locator("#library-result")).to_contain_text(f"Deleted {source}")
+    # the notice comes once the chunks have left both stores and the assistant reloaded
+    page.wait_for_selector("#library-result .rag-notice", timeout=ANSWER_WAIT_MS)
+    assert f"Deleted {source}" in page.inner_text("#library-result")
     after = open_index(settings, check=False)
     assert after.store_counts().vectors == counts.vectors - chunks  # Chroma
     assert after.store_counts().keywords == counts.keywords - chunks  # BM25
@@ -235,7 +237,9 @@ def test_delete_a_document_then_reindex_another(page, data_dir):
     open_library(page)
     pick_document(page, other)
     page.click("#library-reindex")
-    expect(page.locator("#library-result")).to_contain_text(f"Re-indexed {other}")
+    notice = page.locator("#library-result .rag-notice").filter(has_not_text="Deleted")
+    notice.wait_for(timeout=ANSWER_WAIT_MS)  # the delete's notice was replaced: it is done
+    assert f"Re-indexed {other}" in page.inner_text("#library-result")
     expect(page.locator("#doc-view .rag-source-file")).to_have_text(other)
     again = Manifest.load(settings.manifest_path).files[other]
     assert again.chunk_ids == old.chunk_ids and again.indexed_at >= old.indexed_at
