@@ -28,7 +28,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from index.sentences import split_sentences
 from index.types import Chunk
+from rag.answerability import default_model, feature_values
 from rag.config import GroundingSettings
 from rag.grounding import GroundingResult
 from rag.places import stands_for
@@ -68,10 +70,19 @@ class AbstainSignals:
     missing_terms: tuple[str, ...] = ()
     unknown_terms: tuple[str, ...] = ()  # terms the whole corpus never uses
     missing_names: tuple[str, ...] = ()  # names/numbers of the question the corpus never uses
+    # the same over the terms the corpus uses at all (ignoring words no document has)
+    known_coverage: float = 1.0
+    passage_coverage: float = 1.0  # ... by the best single hit (title included)
+    top_coverage: float = 1.0  # ... by the top-ranked hit
+    sentence_coverage: float = 1.0  # ... by the best two-sentence stretch of a hit
 
     def to_json(self) -> dict:
         return {
             "coverage": round(self.coverage, 4),
+            "known_coverage": round(self.known_coverage, 4),
+            "passage_coverage": round(self.passage_coverage, 4),
+            "top_coverage": round(self.top_coverage, 4),
+            "sentence_coverage": round(self.sentence_coverage, 4),
             "best_dense": self.best_dense,
             "best_bm25": self.best_bm25,
             "missing_terms": list(self.missing_terms),
@@ -134,9 +145,21 @@ def retrieval_signals(
     weight = stats.idf if stats is not None else (lambda _t: 1.0)
     total = sum(weight(t) for t in terms)
     coverage = sum(weight(t) for t in terms if t in found) / total if total else 1.0
+
     dense = [h.dense_score for h in hits if h.dense_score is not None]
     bm25 = [h.bm25_score for h in hits if h.bm25_score is not None]
     known = (lambda t: stats.df.get(t, 0) > 0) if stats is not None else (lambda t: t in found)
+    # Where the terms sit, among the terms the corpus uses: a word no document uses ("job",
+    # "English-speaking") tells nothing about which passage answers.
+    usable = [t for t in terms if known(t)]
+    usable_total = sum(weight(t) for t in usable)
+
+    def share(text: str) -> float:
+        said = set(content_terms(text))
+        return sum(weight(t) for t in usable if t in said) / usable_total if usable_total else 1.0
+
+    passages = [share(f"{h.chunk.title} {h.chunk.text}") for h in hits]
+    sentences = [_best_stretch(h.chunk, share) for h in hits]
     unknown = tuple(t for t in terms if not known(t))
     capitals = _capitals_known(question, known)
     missing_names = tuple(t for t in name_terms(question) if not known(t) and t not in capitals)
@@ -147,7 +170,18 @@ def retrieval_signals(
         missing_terms=tuple(t for t in terms if t not in found),
         unknown_terms=unknown,
         missing_names=missing_names,
+        known_coverage=share(" ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits)),
+        passage_coverage=max(passages, default=0.0),
+        top_coverage=passages[0] if passages else 0.0,
+        sentence_coverage=max(sentences, default=0.0),
     )
+
+
+def _best_stretch(chunk: Chunk, share: Callable[[str], float]) -> float:
+    """The best `share` of two consecutive sentences of the chunk, with its title."""
+    spans = split_sentences(chunk.text) or [(0, len(chunk.text))]
+    texts = [chunk.text[a:b] for a, b in spans]
+    return max(share(f"{chunk.title} {' '.join(texts[i : i + 2])}") for i in range(len(texts)))
 
 
 def _capitals_known(question: str, known: Callable[[str], bool]) -> set[str]:
@@ -178,6 +212,19 @@ def should_abstain(
     if settings.abstain_on_unknown_names and signals.missing_names:
         names = ", ".join(signals.missing_names[:5])
         return AbstainDecision(True, f"names not in the documents: {names}", signals)
+    model = default_model() if settings.refusal_model else None
+    if model is not None:
+        chance = model.probability(feature_values(signals))
+        if chance >= model.threshold:
+            return AbstainDecision(False, None, signals)
+        missing = ", ".join(signals.missing_terms[:5]) or "none"
+        return AbstainDecision(
+            True,
+            f"the passages do not hold the question's key terms together (not found: "
+            f"{missing}; best similarity {signals.best_dense or 0:.2f}; chance of an answer "
+            f"{chance:.2f})",
+            signals,
+        )
     if signals.coverage < settings.min_term_coverage:
         missing = ", ".join(signals.missing_terms[:5])
         return AbstainDecision(

@@ -39,7 +39,7 @@ from rag.pipeline_steps import (
 )
 from rag.prompts import DEFAULT_VARIANT
 from rag.rewrite import resolve_references, rewrite_query
-from rag.types import Answer, AnswerEvent, AnswerStream, Message, TextPiece
+from rag.types import Answer, AnswerEvent, AnswerStream, Hit, Message, TextPiece
 
 if TYPE_CHECKING:
     from index.embedding import Embedder
@@ -311,13 +311,7 @@ class Assistant:
         trace.query = rewrite.query
         with trace.timed("retrieval"):
             try:
-                settings = self._retrieval(retrieval)
-                index = self._open_index()
-                from rag.retrieval import build_retriever
-
-                retriever = build_retriever(settings, index, self._embedder_for_index())
-                hits = retriever.retrieve(rewrite.query, settings.top_k, settings.sources or None)
-                stats = self._term_stats(index)
+                hits, stats = self.search(rewrite.query, retrieval)
             except IndexUnavailable as err:
                 raise StepFailed(str(err)) from None
             except Exception as err:  # a misconfigured retrieval, an unreachable Chroma server
@@ -329,6 +323,19 @@ class Assistant:
         )
         decision = should_abstain(rewrite.query, hits, self.settings.grounding, stats)
         return Found(rewrite.query, prompt_question, tuple(hits), decision, asked)
+
+    def search(
+        self, query: str, retrieval: RetrievalSettings | Mapping[str, Any] | None = None
+    ) -> tuple[list[Hit], TermStats | None]:
+        """The hits for `query` and the corpus's term statistics (None past the size they are
+        kept for). Raises IndexUnavailable, or the store's error, like `ask` reports them."""
+        settings = self._retrieval(retrieval)
+        index = self._open_index()
+        from rag.retrieval import build_retriever
+
+        retriever = build_retriever(settings, index, self._embedder_for_index())
+        hits = retriever.retrieve(query, settings.top_k, settings.sources or None)
+        return list(hits), self._term_stats(index)
 
     def _retrieval(
         self, retrieval: RetrievalSettings | Mapping[str, Any] | None

@@ -146,6 +146,13 @@ class GroundingSettings(BaseModel):
         0.5, ge=0, le=1, description="Weight of lexical overlap (the rest is embedding similarity)."
     )
     abstain: bool = Field(True, description="Refuse when the documents do not hold the answer.")
+    refusal_model: bool = Field(
+        True,
+        description=(
+            "Decide from the retrieval signals with the logistic model fitted on DEV questions "
+            "(rag.answerability); false: the coverage and similarity thresholds below."
+        ),
+    )
     min_term_coverage: float = Field(
         0.35,
         ge=0,

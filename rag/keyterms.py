@@ -14,9 +14,9 @@ A claim or a question is parsed with spaCy (rag.nlp) and broken into `KeyTerm`s:
 - word: any other noun, adjective or adverb.
 
 `TextIndex` holds, for each sentence of a cited text, the forms it states (lower-cased words,
-lemmas, stems, normalised numbers), so a term is found in a sentence by set lookup. Which
-terms must be found, and how leniently, is decided by the callers (rag.claims, rag.premise);
-this module only extracts and looks up.
+lemmas, stems, normalised numbers, the acronyms of the names it spells out), so a term is
+found in a sentence by set lookup. Which terms must be found, and how leniently, is decided
+by the callers (rag.claims, rag.premise); this module only extracts and looks up.
 """
 
 from __future__ import annotations
@@ -153,11 +153,34 @@ class KeyTerm:
 
 
 def token_keys(token: Token) -> set[str]:
-    """The forms under which a text states this token: lower-cased word, lemma, their stems."""
+    """The forms under which a text states this token: lower-cased word, lemma, their stems;
+    an acronym ("NFL", "V&A") also as the initials a spelt-out name gives (`initials_keys`)."""
     lower, lemma = token.text.lower(), token.lemma_.lower()
     # "St." and "St", "U.S." and "US" are one word
     bare, undotted = lower.rstrip("."), lower.replace(".", "")
-    return {lower, lemma, bare, undotted, stem(lower), stem(lemma)} - {""}
+    keys = {lower, lemma, bare, undotted, stem(lower), stem(lemma)} - {""}
+    if _ACRONYM.fullmatch(token.text):
+        keys.add(_INITIALS + re.sub(r"[^a-z]", "", lower))
+    return keys
+
+
+_ACRONYM = re.compile(r"[A-Z][A-Z&.]*[A-Z]\.?")
+_INITIALS = "initials:"  # kept apart from words: "us" the pronoun is not "U.S."
+# Capitalised words, with the small words a long name keeps inside ("Victoria and Albert").
+_NAME_RUN = re.compile(r"[A-Z][\w'’-]*(?:\s+(?:(?:of|and|&|the|for|de)\s+)*[A-Z][\w'’-]*)*")
+
+
+def initials_keys(text: str) -> set[str]:
+    """The acronyms `text` spells out: the initials of each run of capitalised words and of
+    each stretch of it ("National Football League" -> NFL, FL...; "Victoria and Albert
+    Museum" -> VAM, VA, AM), as keys `token_keys` gives an acronym."""
+    keys: set[str] = set()
+    for run in _NAME_RUN.findall(text):
+        initials = "".join(w[0] for w in run.split() if w[0].isupper()).lower()
+        for i in range(len(initials)):
+            for j in range(i + 2, len(initials) + 1):
+                keys.add(_INITIALS + initials[i:j])
+    return keys
 
 
 def _is_number_token(token: Token) -> bool:
@@ -244,6 +267,7 @@ class TextIndex:
             for token in sent:
                 if _is_number_token(token):
                     found |= {number_key(v) for v in _token_numbers(token)}
+            found |= initials_keys(sent.text)
             forms.append(frozenset(found))
             words.append(tuple(dict.fromkeys(lemmas)))
         return cls(doc, sentences, tuple(forms), tuple(words))

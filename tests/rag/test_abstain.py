@@ -154,3 +154,33 @@ def test_abstention_on_the_question_set(tmp_path_factory):
     answerable_total = table[(True, False)] + table[(True, True)]
     assert table[(False, False)] == 0, wrong  # every unanswerable question is refused
     assert table[(True, True)] <= answerable_total // 10, wrong  # at most 10% over-refusal
+
+
+def test_question_words_together_in_one_sentence_beat_words_scattered_over_passages():
+    from rag.answerability import default_model, feature_values
+
+    question = "Who spoke with CIA Director John Ratcliffe on Tuesday?"
+    together = retrieval_signals(question, [hit(TEXTS[0], dense=0.3)], STATS)
+    scattered = [
+        hit("John Ratcliffe was confirmed in January.", dense=0.3),
+        hit("The CIA Director travels often.", dense=0.3),
+        hit("Markets fell on Tuesday. Few analysts spoke about it.", dense=0.3),
+    ]
+    apart = retrieval_signals(question, scattered, STATS)
+    assert together.coverage == apart.coverage == 1.0  # every key word is somewhere
+    assert together.sentence_coverage > apart.sentence_coverage
+    assert together.passage_coverage > apart.passage_coverage
+    model = default_model()
+    assert model is not None, "rag/answerability_weights.json is missing or stale"
+    assert model.probability(feature_values(together)) > model.probability(feature_values(apart))
+    assert not should_abstain(
+        question, [hit(TEXTS[0], dense=0.3)], GroundingSettings(), STATS
+    ).abstain
+    refused = should_abstain(question, scattered, GroundingSettings(), STATS)
+    assert refused.abstain and "chance of an answer" in refused.reason
+
+
+def test_without_the_refusal_model_the_thresholds_decide():
+    rules = GroundingSettings(refusal_model=False)
+    decision = should_abstain("What is the agency's annual budget?", HITS, rules, STATS)
+    assert decision.abstain and "coverage" in decision.reason

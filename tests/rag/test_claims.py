@@ -84,6 +84,9 @@ def test_swapped_roles_fail_where_the_true_claim_passes(true_claim: str, swapped
 
 def test_meeting_in_person_is_a_gap_when_they_only_spoke_by_phone(corpus: list[str]) -> None:
     assert "meet" in premise_gaps("Where did they meet in person?", corpus)
+    # a sentence naming both of them tells of a call, not of a meeting
+    named = "Where did Ratcliffe and Naryshkin meet in person?"
+    assert "meet" in premise_gaps(named, corpus)
     assert "met" in check_claim("Ratcliffe met Naryshkin in person.", article("000")).missing
 
 
@@ -150,3 +153,14 @@ def test_empty_inputs_are_unsupported_with_a_reason() -> None:
     assert check_claim("", "Some text.").reason == "the claim is empty"
     assert not check_claim("Ratcliffe called.", "").supported
     assert premise_gaps("", "Some text.") == ()
+
+
+def test_an_acronym_is_stated_by_the_name_it_abbreviates() -> None:
+    officer = "Rebekah Koffler, a former Defense Intelligence Agency officer, doubts it."
+    assert premise_gaps("Which former DIA officer doubts it?", officer) == ()
+    spelt = "Denver won the National Football League title in 2015."
+    assert premise_gaps("Who won the NFL title in 2015?", spelt) == ()
+    assert check_claim("Denver won the NFL title in 2015.", spelt).supported
+    # the letters must be a name's initials in the text, not any words'
+    assert "NFL" in premise_gaps("Who won the NFL title?", "Denver won the league title.")
+    assert "V&A" in premise_gaps("When did the V&A open?", "The Louvre opened in 1793.")
