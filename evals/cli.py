@@ -252,7 +252,9 @@ def _run_beir(ctx, directory: str, as_json: bool, fail_under: tuple[str, ...]) -
     default=None,
     help="Ask only the committed dev or test questions (tune on dev). Answering evals: dev.",
 )
-@click.option("--limit", type=int, default=None, help="Ask only the first N committed questions.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Ask only the first N questions."
+)
 @click.option(
     "--claims",
     "claims",
@@ -362,6 +364,8 @@ def eval_command(
         try:
             loaded = [load_suite(p) for p in suites]
             suite = combine([split_suite(s, split) if split else s for s in loaded])
+            if limit is not None:  # the first N cases, as for the SQuAD question sets
+                suite = suite.model_copy(update={"cases": suite.cases[:limit]})
         except SuiteError as err:
             raise EvalError(str(err)) from None
         if suite.corpus:

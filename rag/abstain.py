@@ -151,12 +151,16 @@ def retrieval_signals(
     known = (lambda t: stats.df.get(t, 0) > 0) if stats is not None else (lambda t: t in found)
     # Where the terms sit, among the terms the corpus uses: a word no document uses ("job",
     # "English-speaking") tells nothing about which passage answers.
-    usable = [t for t in terms if known(t)]
+    # Without corpus statistics every term counts; with no usable term at all, nothing the
+    # documents say matches the question's words.
+    usable = [t for t in terms if known(t)] if stats is not None else terms
     usable_total = sum(weight(t) for t in usable)
 
     def share(text: str) -> float:
+        if not usable_total:
+            return 0.0 if terms else 1.0
         said = set(content_terms(text))
-        return sum(weight(t) for t in usable if t in said) / usable_total if usable_total else 1.0
+        return sum(weight(t) for t in usable if t in said) / usable_total
 
     passages = [share(f"{h.chunk.title} {h.chunk.text}") for h in hits]
     sentences = [_best_stretch(h.chunk, share) for h in hits]
@@ -265,13 +269,21 @@ def premise_decision(
 
     Skipped without spaCy's model."""
     from rag.nlp import NlpUnavailable
-    from rag.premise import premise_gaps
+    from rag.premise import PremiseRules, premise_gaps
+
+    names_only = PremiseRules(events=False)
 
     # a passage's document title is part of what it says ("Super Bowl 50" is rarely repeated)
     texts = [_titled(answer_chunk)] if answer_chunk else [_titled(h.chunk) for h in hits]
     try:
-        # without titles: a headline's words are no sentence that tells the event
+        # without titles: a headline's words are no sentence that tells the event; but a
+        # name the titles hold ("the V&A" in "Victoria and Albert Museum") is stated
         joint = premise_gaps(question, [h.chunk.text for h in hits])
+        if joint:
+            titled = [_titled(h.chunk) for h in hits]
+            unnamed = set(premise_gaps(question, titled, names_only))
+            names = set(premise_gaps(question, [h.chunk.text for h in hits], names_only))
+            joint = tuple(g for g in joint if g in unnamed or g not in names)
         gaps = [joint] if joint else [premise_gaps(question, text) for text in texts]
     except NlpUnavailable:
         return None

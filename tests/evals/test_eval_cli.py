@@ -292,6 +292,12 @@ def test_fail_under_exits_non_zero_only_below_the_threshold(corpus_eval):
     assert "FAIL extractive: answer_accuracy" in impossible.stderr
     assert "FAIL extractive: hit_at_5" not in impossible.stderr  # met, so not reported
     assert "Traceback" not in impossible.stderr
+    # --limit asks the first N cases only
+    first = _rag(["eval", str(small), "--backend", "extractive", "--out", str(base / "r3"),
+                  "--limit", "1", "--json"], base / "data")  # fmt: skip
+    assert first.returncode == 0, first.stderr[-2000:]
+    cases = json.loads(first.stdout)["backends"]["extractive"]["cases"]
+    assert [c["id"] for c in cases] == ["f01"]
 
 
 @pytest.mark.e2e
