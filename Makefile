@@ -46,23 +46,24 @@ test: install browser lint
 	$(BIN)/pytest
 	$(MAKE) eval-gate
 
-# The eval gate: a fast DEV sample of each answering benchmark and the repo suite's DEV half,
-# for the default backend (extractive) and the local model. Thresholds sit a little under
+# The eval gate: a fast DEV sample of each answering benchmark and the repo suite's DEV half
+# for the default backend (extractive), and the suite's first 40 DEV cases for the local model. Thresholds sit a little under
 # what the DEV samples reach (README, Evals), so a regression fails CI; the TEST figures in
 # the README are measured once per change, never here.
 SQUAD := ../shared/datasets/squad/dev-v1.1.json
-SUITE_GATE := \
-	extractive:hit_at_5=0.95 extractive:answer_accuracy=0.55 extractive:groundedness=0.95 \
-	extractive:abstention_recall=0.35 \
-	llama-cpp:hit_at_5=0.95 llama-cpp:answer_accuracy=0.40
+SUITE_GATE := hit_at_5=0.95 answer_accuracy=0.55 groundedness=0.95 abstention_recall=0.35
+# the local model on the first 40 DEV cases (its answers take seconds each)
+LOCAL_GATE := hit_at_5=0.95 answer_accuracy=0.45
 OPEN_GATE := answer_accuracy=0.73 token_f1=0.25 hit_at_5=0.90
-NEAR_MISS_GATE := refusal_rate=0.60 answerable_accuracy=0.60
-OUT_OF_CORPUS_GATE := refusal_rate=0.70 answerable_accuracy=0.65
+NEAR_MISS_GATE := refusal_rate=0.60 answerable_accuracy=0.65
+OUT_OF_CORPUS_GATE := refusal_rate=0.85 answerable_accuracy=0.70
 CLAIMS_GATE := squad_recall=0.85 squad_gold_pass=0.90
 
 eval-gate: install
 	$(BIN)/rag eval evals/suites/corpus.yaml --split dev --backend extractive \
-		--backend llama-cpp --out report/eval $(addprefix --fail-under ,$(SUITE_GATE))
+		--out report/eval $(addprefix --fail-under ,$(SUITE_GATE))
+	$(BIN)/rag eval evals/suites/corpus.yaml --split dev --limit 40 --backend llama-cpp \
+		--out report/eval-local $(addprefix --fail-under ,$(LOCAL_GATE))
 	$(BIN)/rag eval --squad-open $(SQUAD) --split dev --limit 60 --out report/eval-squad \
 		$(addprefix --fail-under ,$(OPEN_GATE))
 	$(BIN)/rag eval --unanswerable $(SQUAD) --kind near-miss --split dev --limit 40 \
