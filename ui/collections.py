@@ -201,7 +201,7 @@ class CollectionHandlers:
                 '<div class="rag-notice rag-error">The default collection cannot be deleted.</div>'
             )
         if not confirmed:
-            return gr.update(), ""
+            return gr.update(), _done(f"Cancelled: the collection {name} was not deleted.")
         try:
             self.collections.delete(name)
         except (ValueError, OSError, StoreError) as err:

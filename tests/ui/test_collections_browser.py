@@ -155,7 +155,7 @@ def test_deleting_a_collection_asks_first(page, data_dir, tmp_path):
 
     page.once("dialog", lambda dialog: dialog.dismiss())
     page.click("#delete-collection")
-    page.wait_for_timeout(1000)
+    expect(page.locator("#collection-result")).to_contain_text("Cancelled")
     assert folder.is_dir() and picked(page) == name  # cancelled: nothing happened
 
     page.once("dialog", lambda dialog: dialog.accept())
