@@ -166,9 +166,8 @@ def scale(data: BeirData, settings: Any, options: BenchOptions, log: Log) -> tup
     from evals.datasets.beir import beir_documents
     from evals.datasets.cache import cached_index_settings
     from evals.datasets.squad import squad_paragraphs
-    from index.bm25_store import BM25Store
     from index.embedding import get_embedder
-    from index.store import open_index
+    from index.store import BM25Store, open_index
 
     base = settings.index
     squad_hash = hashlib.sha256(options.squad.read_bytes()).hexdigest()[:16]
