@@ -173,6 +173,7 @@ def build_scale_index(
     index.drop()
     index.record_dimension(int(vectors.shape[1]))
     rng = np.random.default_rng(SCALE_RECIPE)
+    recorded = [(d, [c.id for c in cs]) for d, cs in real]
 
     def batches() -> Iterator[tuple[list[Any], np.ndarray]]:
         for at in range(0, len(real_chunks), batch):
@@ -180,6 +181,7 @@ def build_scale_index(
         part: list[tuple[Any, str]] = []
         variants = (d for d in docs if _is_variant(d))
         for d, cs in _chunked(variants, settings):
+            recorded.append((d, [c.id for c in cs]))
             real_source = d.source.split("/", 2)[2]  # variant/<serial>/<real source>
             part.extend((c, real_source) for c in cs)
             if len(part) >= batch:
@@ -191,7 +193,23 @@ def build_scale_index(
     stored = _write_behind(index, batches(), log)
     log(f"scale collection: building the BM25 index over {stored:,} chunks")
     index.commit()
+    _write_manifest(settings, recorded)
     return {"embedded_chunks": len(real_chunks), "derived_chunks": stored - len(real_chunks)}
+
+
+def _write_manifest(settings: Any, recorded: Sequence[tuple[Document, list[str]]]) -> None:
+    """The manifest `rag index` would write for these documents (none read from files), so
+    the collection is a complete index that `rag serve` and `rag ask` open as they are."""
+    from index.manifest import FileRecord, Manifest
+
+    files = {
+        d.source: FileRecord(source=d.source, sha256=d.content_hash, chunk_ids=ids)
+        for d, ids in recorded
+        if ids
+    }
+    manifest = Manifest(files=files)
+    manifest.touch()
+    manifest.save(settings.manifest_path)
 
 
 def _chunked(docs: Iterable[Document], settings: Any) -> Iterator[tuple[Document, list[Any]]]:

@@ -260,3 +260,9 @@ def test_scale_collection_is_written_through_the_product_store(index_settings) -
     assert len(near) > 1  # the document's variants are its near neighbours
     assert np.isfinite([s for _, s in found]).all()
     assert "derived vectors" in describe(counts, 12, made["derived_chunks"])
+    # a complete index: the manifest records exactly the stored chunks (rag serve opens it)
+    from index.manifest import Manifest
+
+    recorded = Manifest.load(index_settings.manifest_path).chunk_ids()
+    stored = {s: {c.id for c in index.chunks_of(s)} for s in index.sources()}
+    assert recorded == stored
