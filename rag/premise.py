@@ -241,6 +241,8 @@ def _event_gap(
         if rules.doer_similarity is not None and _done_in_other_words(verb, doers, indexes, rules):
             return []
         return [" ".join([*(d.text for d in doers), verb.text])]
+    if doers and _done_in_other_words(verb, doers, indexes, rules):
+        return []  # "Who did Naryshkin speak with?" where he "held talks"
     anchors = [t for t in terms if t.i != verb.i and t.kind != "predicate"]
     need = max(2, rules.anchor_share * len(anchors))
     # the doers named together prove no particular event: some other word of the question must

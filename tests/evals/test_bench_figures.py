@@ -25,6 +25,8 @@ from evals.bench.results import (
     Percentiles,
     Quality,
     Retrieval,
+    Scale,
+    ServeMemory,
     Target,
     from_json,
     to_json,
@@ -232,3 +234,33 @@ def test_the_readme_performance_tables_are_the_generated_ones(
     files = [Path(f) for f in command.group(1).split()]
     monkeypatch.chdir(repo)  # the block cites the files by their path from the repository root
     assert block.group(1) == performance_markdown(load_runs(files))
+
+
+def test_a_server_and_an_embedded_scale_run_each_show_their_own_figures(tmp_path: Path) -> None:
+    int8 = "all-MiniLM-L6-v2 (onnx-int8)"
+
+    def scale_run(folder: str, store: str, p50: float, rss: float) -> Path:
+        latency = Latency(embedder=int8, chunks=1_005_855, dense=_percentiles(p50 / 3),
+                          bm25=_percentiles(p50), hybrid=_percentiles(p50))  # fmt: skip
+        retrieval = Retrieval(quality={}, latency={"scale": latency}, quality_candidates=200,
+                              quality_embedder=int8)  # fmt: skip
+        scale = Scale(embedder=int8, target_chunks=1_000_000, chunks=1_005_855,
+                      documents=502_572, what="real text and variants", embedded_chunks=11_590,
+                      derived_chunks=994_265, built_now=True, build_seconds=2815.0,
+                      build_peak_rss_mb=6733.0, store=store, build_load_average=[6.2, 3.2],
+                      bm25_load_seconds=14.2,
+                      serve=ServeMemory(backend="extractive", peak_rss_mb=rss))  # fmt: skip
+        result = _run("2026-12-04T10:00:00+00:00", "d" * 40, retrieval=retrieval, scale=scale)
+        return _write(tmp_path / folder, result)
+
+    server = scale_run("server", "chroma server", 36.5, 2834.0)
+    embedded = scale_run("embedded", "embedded", 30.0, 5100.0)
+    lines = performance_markdown(load_runs([server, embedded])).splitlines()
+    hybrid = [x for x in lines if x.startswith("| latency, hybrid, warm | scale:")]
+    assert len(hybrid) == 2  # side by side, not one replacing the other
+    assert "chroma server" in hybrid[0] and "p50 36.5 ms" in hybrid[0]
+    assert "embedded" in hybrid[1] and "p50 30.0 ms" in hybrid[1]
+    serve = [x for x in lines if x.startswith("| `rag serve` peak RSS | scale:")]
+    assert [("2,834" in serve[0]), ("5,100" in serve[1])] == [True, True]
+    assert any(x.startswith("| BM25 load at start |") and "14.2 s" in x for x in lines)
+    assert any(x.startswith("| time to build |") and "2,815" in x for x in lines)
