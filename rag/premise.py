@@ -245,13 +245,9 @@ def _event_gap(
         return []  # "Who did Naryshkin speak with?" where he "held talks"
     anchors = [t for t in terms if t.i != verb.i and t.kind != "predicate"]
     need = max(2, rules.anchor_share * len(anchors))
-    # the doers named together prove no particular event: some other word of the question must
-    # be there too ("Toghrul sent warriors to Temujin" for "did Toghrul give warriors")
-    doer_at = {d.i for d in doers}
     for index in indexes:
         for forms in index.forms:
-            found = [t for t in anchors if t.keys & forms]
-            if len(anchors) >= 2 and len(found) >= need and any(t.i not in doer_at for t in found):
+            if len(anchors) >= 2 and sum(bool(t.keys & forms) for t in anchors) >= need:
                 return []
     return [verb.text]
 

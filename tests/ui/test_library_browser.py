@@ -226,6 +226,7 @@ def test_delete_a_document_then_reindex_another(page, data_dir):
     assert (ROOT / "corpus" / source).is_file()  # the file itself is left alone
     page.get_by_role("tab", name="Chat").click()
     page.click("#clear")
+    page.wait_for_function("() => !document.querySelector('#chat .rag-meta')")
     ask(page, QUESTION)
     assert source not in page.inner_text("#sources")  # the next answer cannot cite it
     cited = [json.loads(k) for k in page.locator("#chat [data-cite]").evaluate_all(
