@@ -41,6 +41,7 @@ PUBLIC_INDEX = frozenset(
         "index.chunking",
         "index.sentences",
         "index.tokens",
+        "index.manifest",
     }
 )
 
