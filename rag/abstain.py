@@ -269,21 +269,14 @@ def premise_decision(
 
     Skipped without spaCy's model."""
     from rag.nlp import NlpUnavailable
-    from rag.premise import PremiseRules, premise_gaps
-
-    names_only = PremiseRules(events=False)
+    from rag.premise import premise_gaps
 
     # a passage's document title is part of what it says ("Super Bowl 50" is rarely repeated)
     texts = [_titled(answer_chunk)] if answer_chunk else [_titled(h.chunk) for h in hits]
     try:
-        # without titles: a headline's words are no sentence that tells the event; but a
-        # name the titles hold ("the V&A" in "Victoria and Albert Museum") is stated
-        joint = premise_gaps(question, [h.chunk.text for h in hits])
-        if joint:
-            titled = [_titled(h.chunk) for h in hits]
-            unnamed = set(premise_gaps(question, titled, names_only))
-            names = set(premise_gaps(question, [h.chunk.text for h in hits], names_only))
-            joint = tuple(g for g in joint if g in unnamed or g not in names)
+        # the titles state names ("the V&A" in "Victoria and Albert Museum"), not events
+        titles = [h.chunk.title for h in hits]
+        joint = premise_gaps(question, [h.chunk.text for h in hits], titles=titles)
         gaps = [joint] if joint else [premise_gaps(question, text) for text in texts]
     except NlpUnavailable:
         return None

@@ -63,19 +63,27 @@ class PremiseRules:
 
 
 def premise_gaps(
-    question: str, evidence: str | Sequence[str], rules: PremiseRules | None = None
+    question: str,
+    evidence: str | Sequence[str],
+    rules: PremiseRules | None = None,
+    titles: Sequence[str] = (),
 ) -> tuple[str, ...]:
-    """The question's names, numbers, dates, event and narrowing words the evidence lacks."""
+    """The question's names, numbers, dates, event and narrowing words the evidence lacks.
+    `titles` (the passages' document titles) state names, but no event: a headline's words
+    are no sentence that tells it."""
     rules = rules or PremiseRules()
     passages = [evidence] if isinstance(evidence, str) else list(evidence)
     passages = [p.strip() for p in passages if p and p.strip()]
+    headings = [t.strip() for t in titles if t and t.strip()]
     question = " ".join(question.split())
     if not question:
         return ()
-    docs = analyse_many([question, *passages])
+    docs = analyse_many([question, *passages, *headings])
     q_doc = docs[0]
-    indexes = [text_index(text, doc) for text, doc in zip(passages, docs[1:], strict=True)]
-    forms = frozenset().union(*(f for ix in indexes for f in ix.forms))
+    cut = 1 + len(passages)
+    indexes = [text_index(t, doc) for t, doc in zip(passages, docs[1:cut], strict=True)]
+    named = [text_index(t, doc) for t, doc in zip(headings, docs[cut:], strict=True)]
+    forms = frozenset().union(*(f for ix in [*indexes, *named] for f in ix.forms))
     words = list(dict.fromkeys(w for ix in indexes for ws in ix.words for w in ws))
     terms = [t for t in key_terms(q_doc) if t.lemma not in _WH_WORDS]
     focus = focus_noun(q_doc)
