@@ -34,7 +34,8 @@ from rag.cli import settings_from_context
 @click.option(
     "--quick",
     is_flag=True,
-    help="Small subsets: 100 SciFact docs, 15 queries, a 1k-chunk scale point, 3 answers.",
+    help="Small subsets: 50 SciFact docs, 15 queries, a 1k-chunk scale point (200 of them "
+    "real text, the rest variants), 2 answers, one run each against the peer.",
 )
 @click.option(
     "--scifact",

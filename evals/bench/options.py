@@ -27,6 +27,7 @@ class BenchOptions:
     max_docs: int | None = None  # SciFact documents (None: all 5,183)
     max_queries: int | None = None  # SciFact test queries (None: all 300)
     scale_chunks: int = 100_000
+    scale_real_chunks: int | None = None  # real text in the scale collection (None: all)
     answer_questions: int | None = None  # eval-suite questions (None: all)
     reps: int = 3  # alternating repetitions against the peer
     skip: tuple[str, ...] = ()
@@ -38,10 +39,13 @@ class BenchOptions:
     def quick_defaults(cls, **given: Any) -> BenchOptions:
         base = {
             "quick": True,
-            "max_docs": 100,
+            "max_docs": 50,
             "max_queries": 15,
+            # mostly variants, so the quick run goes through the same derived-vector path as
+            # the full scale point while embedding only a few hundred chunks
             "scale_chunks": 1_000,
-            "answer_questions": 3,
-            "reps": 2,
+            "scale_real_chunks": 200,
+            "answer_questions": 2,
+            "reps": 1,
         }
         return cls(**(base | {k: v for k, v in given.items() if v is not None}))

@@ -75,23 +75,30 @@ def _variants(doc: Document) -> Iterable[tuple[str, int]]:
 
 
 def scale_documents(
-    bases: Mapping[str, Sequence[Document]], target_chunks: int, chunk_tokens: int, overlap: int
+    bases: Mapping[str, Sequence[Document]],
+    target_chunks: int,
+    chunk_tokens: int,
+    overlap: int,
+    real_chunks: int | None = None,
 ) -> tuple[list[Document], dict[str, int]]:
-    """Real documents first, then variants round-robin until about `target_chunks` chunks."""
+    """Real documents first (up to about `real_chunks` chunks, when given), then variants of
+    those documents round-robin until about `target_chunks` chunks."""
     docs: list[Document] = []
     counts: dict[str, int] = {}
+    included: list[Document] = []  # the real documents taken, as their variants name them
+    real_target = min(target_chunks, real_chunks) if real_chunks else target_chunks
     estimate = 0
     for name, group in bases.items():
         for d in group:
-            if estimate >= target_chunks:
+            if estimate >= real_target:
                 break
             docs.append(_doc(f"{name}/{d.source}", d.title, d.text))
+            included.append(d)
             counts[name] = counts.get(name, 0) + 1
             estimate += estimated_chunks(d.text, chunk_tokens, overlap)
+    # Only taken documents have variants: a variant's vector derives from its document's.
     generators = [
-        (f"{name}/{d.source}", iter(_variants(d)), d.title)
-        for name, group in bases.items()
-        for d in group
+        (real.source, iter(_variants(d)), d.title) for real, d in zip(docs, included, strict=True)
     ]
     seen = {d.text for d in docs}
     serial = 0

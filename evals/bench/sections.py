@@ -171,9 +171,12 @@ def scale(data: BeirData, settings: Any, options: BenchOptions, log: Log) -> tup
 
     base = settings.index
     squad_hash = hashlib.sha256(options.squad.read_bytes()).hexdigest()[:16]
+    real = options.scale_real_chunks
     key = f"{options.scale_chunks}:{data.fingerprint}:{squad_hash}:recipe{sc.SCALE_RECIPE}"
+    key += f":real{real}" if real else ""
     # A server's collection gets its own cache folder (its BM25 side and marker).
-    name = f"scale-{options.scale_chunks}" + ("-server" if base.chroma_url else "")
+    name = f"scale-{options.scale_chunks}" + (f"-real{real}" if real else "")
+    name += "-server" if base.chroma_url else ""
     scale_settings = cached_index_settings(base, "bench", name, key)
     embedder = get_embedder(scale_settings)  # the embedder the collection records
     marker = scale_settings.data_dir / "complete.json"
@@ -193,7 +196,7 @@ def scale(data: BeirData, settings: Any, options: BenchOptions, log: Log) -> tup
         started = time.perf_counter()
         with bi.peak_rss() as peak:
             docs, counts = sc.scale_documents(
-                bases, options.scale_chunks, base.chunk_tokens, base.chunk_overlap
+                bases, options.scale_chunks, base.chunk_tokens, base.chunk_overlap, real
             )
             log(f"scale collection: {len(docs):,} documents, into {scale_settings.data_dir}")
             scale_settings.data_dir.mkdir(parents=True, exist_ok=True)
