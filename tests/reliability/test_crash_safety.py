@@ -24,9 +24,11 @@ from pathlib import Path
 
 import pytest
 
+from index import writer
 from index.config import IndexSettings
 from index.manifest import Manifest
 from index.pipeline import DIRTY_MARKER, ingest
+from rag.testing.fakes import HashEmbedder
 from tests.reliability.indexing_helpers import (
     ChunkSet,
     chunk_set,
@@ -133,7 +135,7 @@ def _kill_at_random(
 
 
 def test_sigkill_at_random_moments_then_rag_index_converges_to_a_clean_run(
-    tmp_path: Path, figures
+    tmp_path: Path, figures, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rng = random.Random(20260701)
     base, docs, crashed = tmp_path / "base", tmp_path / "docs", tmp_path / "crashed"
@@ -145,7 +147,11 @@ def test_sigkill_at_random_moments_then_rag_index_converges_to_a_clean_run(
         key = _digest(docs)
         if key not in references:  # a clean, uninterrupted run over the same files
             clean = IndexSettings(data_dir=tmp_path / f"clean{len(references)}")
-            report = ingest([docs], clean)
+            with monkeypatch.context() as patched:
+                # Chunk ids hash source, position and text only, so the reference's vectors
+                # do not matter; hashed ones spare embedding every state again.
+                patched.setattr(writer, "get_embedder", lambda _settings: HashEmbedder())
+                report = ingest([docs], clean)
             assert not report.skipped
             references[key] = (chunk_set(clean), report.chunks)
         return references[key]
