@@ -93,6 +93,41 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 # ---------------------------------------------------------------- (others: add fixtures below)
 
 
+# ---------------------------------------------------------------- one index of corpus/ per session
+# Several modules serve or query an index of the five corpus files. `rag index` builds it once
+# per session; each module takes its own copy (`copy_index`), so none sees another's
+# uploads or conversations, and the same files are not embedded again for each.
+@pytest.fixture(scope="session")
+def corpus_index_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir holding `rag index corpus/`'s index (never served or written to: copy it)."""
+    import subprocess
+    import sys
+
+    from index.offline import offline_env
+
+    data_dir = tmp_path_factory.mktemp("corpus-index") / "data"
+    env = offline_env(RAG_DATA_DIR=str(data_dir))
+    env.pop("RAG_CONFIG", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "index", str(CORPUS_DIR)],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    return data_dir
+
+
+def copy_index(template: Path, target: Path) -> Path:
+    """A copy of the index in `template` at `target` (a new data dir), returned."""
+    import shutil
+
+    shutil.copytree(template, target)
+    return target
+
+
 # ---------------------------------------------------------------- browser (Playwright + Chromium)
 # The browser tests (tests/ui, tests/reliability) drive Debian's Chromium headless. One browser
 # per test module; each test opens its own context, so its own cookies and Gradio session.

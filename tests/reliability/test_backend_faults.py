@@ -6,9 +6,10 @@ One `rag serve --backend openai` points at one fixed local port. That port is se
 streams an answer, then started again; and by a small scripted HTTP server that is (b) slower
 than the configured timeout, (c) answers HTTP 500, (d) answers garbage, and finally answers
 well. Every fault is met through both channels a user has: the API (official `openai` SDK,
-plain and streamed) and the web app (`gradio_client`). After each, `rag serve` must still be
-up, the same channel must answer with the extractive backend, and once the server behaves
-again, with the `openai` backend. The fault matrix is printed.
+plain and streamed) and the web app (`gradio_client`); each scripted fault comes through those
+three at once (a stalled server then costs one timeout, not three). After each, `rag serve`
+must still be up, the same channel must answer with the extractive backend, and once the
+server behaves again, with the `openai` backend. The fault matrix is printed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import IO, Any
 
 import openai
@@ -34,7 +37,8 @@ import pytest
 from gradio_client import Client
 
 from rag.backends.llama_cpp import bundled_model_path
-from tests.ui.conftest import API_KEY, CORPUS, ServerProcess, offline_env, rag, start_server
+from tests.conftest import copy_index
+from tests.ui.conftest import API_KEY, ServerProcess, start_server
 
 pytestmark = [pytest.mark.reliability, pytest.mark.server, pytest.mark.slow, pytest.mark.e2e]
 
@@ -154,11 +158,11 @@ def backend_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, backend_port: int) -> Iterator[ServerProcess]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, backend_port: int, corpus_index_template: Path
+) -> Iterator[ServerProcess]:
     """`rag serve --backend openai`, its openai backend pointed at 127.0.0.1:backend_port."""
-    data_dir = tmp_path_factory.mktemp("faults") / "data"
-    done = rag("index", str(CORPUS), env=offline_env(RAG_DATA_DIR=str(data_dir)))
-    assert done.returncode == 0, done.stderr + done.stdout
+    data_dir = copy_index(corpus_index_template, tmp_path_factory.mktemp("faults") / "data")
     server = start_server(
         data_dir,
         "--backend",
@@ -313,9 +317,15 @@ def test_backend_fault_matrix(served: ServerProcess, backend_port: int, figures)
             ("garbage", "garbage"),
         ):
             scripted.mode = mode
-            check(fault, "api", api_ask(served, "openai", stream=False), api_recover)
-            check(fault, "api stream", api_ask(served, "openai", stream=True), api_recover)
-            check(fault, "web", web_ask(served, "openai", backend_port), web_recover)
+            # the three channels meet the fault at once: a stalled server costs one timeout
+            with ThreadPoolExecutor(3) as pool:
+                api = pool.submit(api_ask, served, "openai", False)
+                stream = pool.submit(api_ask, served, "openai", True)
+                web = pool.submit(web_ask, served, "openai", backend_port)
+                shown = {"api": api.result(), "api stream": stream.result(), "web": web.result()}
+            check(fault, "api", shown["api"], api_recover)
+            check(fault, "api stream", shown["api stream"], api_recover)
+            check(fault, "web", shown["web"], web_recover)
             scripted.mode = "ok"
             check_openai_is_back(f"{fault}: fixed")
     finally:

@@ -28,7 +28,8 @@ from gradio_client import Client
 
 from evals.suite import load_suite
 from rag.citations import MARKER_RE
-from tests.ui.conftest import API_KEY, CORPUS, ServerProcess, offline_env, rag, start_server
+from tests.conftest import copy_index
+from tests.ui.conftest import API_KEY, ServerProcess, start_server
 
 pytestmark = [
     pytest.mark.reliability,
@@ -81,10 +82,10 @@ def session_scripts() -> list[list[str]]:
 
 
 @pytest.fixture(scope="module")
-def load_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    data_dir = tmp_path_factory.mktemp("load") / "data"
-    done = rag("index", str(CORPUS), env=offline_env(RAG_DATA_DIR=str(data_dir)))
-    assert done.returncode == 0, done.stderr + done.stdout
+def load_server(
+    tmp_path_factory: pytest.TempPathFactory, corpus_index_template: Path
+) -> Iterator[ServerProcess]:
+    data_dir = copy_index(corpus_index_template, tmp_path_factory.mktemp("load") / "data")
     server = start_server(data_dir, "--backend", "extractive", RAG_API_KEY=API_KEY)
     yield server
     server.stop()

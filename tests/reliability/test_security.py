@@ -28,7 +28,8 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from rag.config import load_settings
-from tests.ui.conftest import CORPUS, ServerProcess, offline_env, rag, start_server
+from tests.conftest import copy_index
+from tests.ui.conftest import ServerProcess, offline_env, rag, start_server
 from ui.uploads import safe_name
 
 pytestmark = [pytest.mark.reliability, pytest.mark.server, pytest.mark.slow, pytest.mark.e2e]
@@ -81,10 +82,10 @@ def refusing() -> Iterator[RefusingServer]:
 
 
 @pytest.fixture(scope="module")
-def secured_env(tmp_path_factory: pytest.TempPathFactory, refusing: RefusingServer) -> dict:
-    data_dir = tmp_path_factory.mktemp("security") / "data"
-    done = rag("index", str(CORPUS), env=offline_env(RAG_DATA_DIR=str(data_dir)))
-    assert done.returncode == 0, done.stderr + done.stdout
+def secured_env(
+    tmp_path_factory: pytest.TempPathFactory, refusing: RefusingServer, corpus_index_template: Path
+) -> dict:
+    data_dir = copy_index(corpus_index_template, tmp_path_factory.mktemp("security") / "data")
     return {
         "RAG_DATA_DIR": str(data_dir),
         "RAG_API_KEY": RAG_KEY,

@@ -1,6 +1,7 @@
 """Fixtures for the web tests: an index of the default corpus and a real `rag serve` process.
 
-The index is built once per session in a temporary data dir by `rag index`, and the server is
+The index is built once per session in a temporary data dir by `rag index` (a copy of the
+session's `corpus_index_template`), and the server is
 started as a user would start it (`rag serve --port 0`, the printed URL tells the port), with
 RAG_DATA_DIR pointing at that index and an API key required on /v1.
 """
@@ -8,6 +9,7 @@ RAG_DATA_DIR pointing at that index and an API key required on /v1.
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from index import offline
+from tests.conftest import copy_index
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
@@ -53,13 +56,18 @@ class ServerProcess:
         return "".join(self.output[-60:])
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        """SIGTERM; if connections keep it waiting, SIGINT (as a second Ctrl-C: uvicorn stops
+        waiting for open streams such as a web client's heartbeat, its shutdown still runs)."""
+        if self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        for sig, grace in ((signal.SIGINT, 3), (signal.SIGKILL, 20)):
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=grace)
+                return
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.proc.send_signal(sig)
+        self.proc.wait()
 
 
 def start_server(
@@ -98,12 +106,9 @@ def start_server(
 
 
 @pytest.fixture(scope="session")
-def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir holding an index of the default corpus (built once per session)."""
-    data_dir = tmp_path_factory.mktemp("ui-index") / "data"
-    done = rag("index", str(CORPUS), env=offline_env(RAG_DATA_DIR=str(data_dir)))
-    assert done.returncode == 0, done.stderr + done.stdout
-    return data_dir
+def corpus_index(tmp_path_factory: pytest.TempPathFactory, corpus_index_template: Path) -> Path:
+    """A data dir holding an index of the default corpus (one per session, for rag_server)."""
+    return copy_index(corpus_index_template, tmp_path_factory.mktemp("ui-index") / "data")
 
 
 @pytest.fixture(scope="session")
