@@ -167,7 +167,7 @@ def test_sigkill_at_random_moments_then_rag_index_converges_to_a_clean_run(
     t_noop = time.monotonic() - started
 
     rows, mismatches, killed, attempt = [], 0, 0, 0
-    while killed < RUNS and attempt < RUNS + 10:
+    while killed < RUNS and attempt < 2 * RUNS:  # on a fast machine more runs finish first
         state = SCHEDULE[attempt % len(SCHEDULE)]
         rebuild = state == "rebuild"
         before = {s: r.sha256 for s, r in Manifest.load(crashed / "manifest.json").files.items()}
