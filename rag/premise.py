@@ -17,9 +17,11 @@
 Plain nouns and adjectives are treated leniently: the corpus may say "Five Eyes" for "alliance
 of five English-speaking countries", or "Director" for "heads", so they never make a gap by
 themselves; nor does the asked-for noun ("Which country ..."), which the answer stands for.
-Nationalities that describe ("English-speaking", "Russian official") count as plain words;
-as nouns ("the Catholics") they are names. A person's last name is enough ("Luther" for
-"Martin Luther"), and a number that counts the answers ("What two scientists") is no premise.
+Nationalities that describe ("English-speaking", "Russian official") count as plain words,
+unless the evidence gives the same noun another one ("French chemist" against "English
+chemist John Mayow"); as nouns ("the Catholics") they are names. A person's last name is
+enough ("Luther" for "Martin Luther"), and a number that counts the answers ("What two
+scientists") is no premise.
 This module only reports gaps; the caller decides whether to refuse.
 """
 
@@ -93,7 +95,9 @@ def premise_gaps(
             continue
         if term.kind == "name" and _country_named(q_doc[term.i].text, forms):
             continue  # "Moscow" where the passage says "Russia"
-        if _strict(term, q_doc[term.i], focus, forms):
+        if _strict(term, q_doc[term.i], focus, forms) or _other_nationality(
+            q_doc[term.i], docs[1:cut]
+        ):
             gaps.append(term.text)
     event = event_verb(q_doc)
     if rules.events and event is not None and event.text not in gaps:
@@ -119,6 +123,22 @@ def _strict(term: KeyTerm, token: Token, focus: Token | None, forms: frozenset[s
         and token.pos_ == "NOUN"
         and token.head.i == focus.i
         and bool(token_keys(focus) & forms)
+    )
+
+
+def _other_nationality(token: Token, passages: Sequence[Doc]) -> bool:
+    """A describing nationality the evidence gives otherwise: "What French chemist ..." where
+    the passage says "English chemist John Mayow" (the same noun, another nationality)."""
+    if token.ent_type_ not in _LENIENT_NAMES or not _describes(token):
+        return False
+    head = token.head.lemma_.lower()
+    return any(
+        t.ent_type_ in _LENIENT_NAMES
+        and _describes(t)
+        and t.head.lemma_.lower() == head
+        and t.lower_ != token.lower_
+        for doc in passages
+        for t in doc
     )
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rag.answer_types import type_of
 from rag.backends.base import Passage
-from rag.reader_features import FEATURES, Candidate, candidates
+from rag.reader_features import FEATURES, Candidate, Similarity, candidates
 from rag.reader_text import Parsed, parse
 from rag.types import ShortAnswer
 
@@ -34,6 +34,8 @@ __all__ = ["FEATURES", "Candidate", "ShortAnswer", "candidates", "parse", "rank"
 HAND_WEIGHTS = {
     "sentence": 1.0,
     "sentence_rank": -0.3,
+    "sentence_gap": 1.0,
+    "dense": 1.0,
     "type": 2.0,
     "head": 0.5,
     "in_question": -2.0,
@@ -60,7 +62,7 @@ def load_weights(path: Path = WEIGHTS_FILE) -> tuple[tuple[float, ...], tuple[fl
             )
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    return tuple(HAND_WEIGHTS.get(f, 0.0) for f in FEATURES), (5.0, -1.0, 1.0), -2.5
+    return tuple(HAND_WEIGHTS.get(f, 0.0) for f in FEATURES), (5.0, -1.0, 1.0, 1.0), -3.0
 
 
 MIN_SCORE = 0.5  # answer only when more likely right than wrong (F1 >= 0.5, fitted on DEV)
@@ -71,11 +73,12 @@ def read(
     passages: Sequence[Passage],
     *,
     parser: Callable[[str], Parsed] = parse,
+    similarity: Similarity | None = None,
     min_score: float = MIN_SCORE,
 ) -> ShortAnswer | None:
     """The short answer to `question` from `passages`, or None when its confidence is below
     `min_score` or it is not of the asked-for type."""
-    ranked = rank(question, passages, parser=parser)
+    ranked = rank(question, passages, parser=parser, similarity=similarity)
     if not ranked:
         return None
     best, share = ranked[0]
@@ -105,14 +108,15 @@ def fits_type(best: Candidate) -> bool:
     return by_name["type"] > 0 or by_name["typed"] == 0
 
 
-CONFIDENCE_INPUTS = ("share", "lacks_predicate", "coverage")
+CONFIDENCE_INPUTS = ("share", "lacks_predicate", "coverage", "dense")
 
 
 def confidence_inputs(best: Candidate, share: float) -> tuple[float, ...]:
-    """What the confidence is computed from: the pick's share of the softmax, and whether
-    its sentence states the question's predicate and how much of the question it covers."""
+    """What the confidence is computed from: the pick's share of the softmax, whether its
+    sentence states the question's predicate, how much of the question it covers and how
+    close it is in meaning."""
     by_name = dict(zip(FEATURES, best.features, strict=True))
-    return (share, by_name["lacks_predicate"], by_name["coverage"])
+    return (share, by_name["lacks_predicate"], by_name["coverage"], by_name["dense"])
 
 
 def confidence(best: Candidate, share: float) -> float:
@@ -129,10 +133,11 @@ def rank(
     *,
     parser: Callable[[str], Parsed] = parse,
     weights: Sequence[float] | None = None,
+    similarity: Similarity | None = None,
 ) -> list[tuple[Candidate, float]]:
     """Every candidate with its probability of being the pick (a softmax), best first."""
     w = WEIGHTS if weights is None else weights
-    cands = candidates(question, passages, parser=parser)
+    cands = candidates(question, passages, parser=parser, similarity=similarity)
     if not cands:
         return []
     z = [sum(wi * fi for wi, fi in zip(w, c.features, strict=True)) for c in cands]

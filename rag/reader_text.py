@@ -187,10 +187,15 @@ def spans(doc: Parsed, s: tuple[int, int], q_lemmas: set[str]) -> list[tuple[Spa
 
 
 def _named_by_question(doc: Parsed, first: int, last: int, q_lemmas: set[str]) -> bool:
-    """Half its words are the question's, or its initials are a question word (CIA)."""
+    """Half its words are the question's, or its initials, but for one word at most, are a
+    question word ("U.S. Central Intelligence Agency" for "CIA")."""
     words = [t for t in doc.tokens[first:last] if not t.stop] or doc.tokens[first:last]
     initials = "".join(t.text[0] for t in words if t.text[:1].isupper()).lower()
-    if len(initials) >= 2 and len(initials) == len(words) and initials in q_lemmas:
+    if len(initials) == len(words) and any(
+        initials[i:j] in q_lemmas
+        for i in range(2)
+        for j in range(max(i + 2, len(initials) - 1 + i), len(initials) + 1)
+    ):
         return True
     return sum(canon(t.lemma) in q_lemmas for t in words) * 2 >= len(words)
 

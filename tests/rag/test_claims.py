@@ -161,3 +161,14 @@ def test_an_acronym_is_stated_by_the_name_it_abbreviates() -> None:
     # the letters must be a name's initials in the text, not any words'
     assert "NFL" in premise_gaps("Who won the NFL title?", "Denver won the league title.")
     assert "V&A" in premise_gaps("When did the V&A open?", "The Louvre opened in 1793.")
+
+
+def test_a_describing_nationality_the_text_gives_otherwise_is_a_gap() -> None:
+    mayow = (
+        "English chemist John Mayow refined this work by showing that fire requires only a part"
+        " of air that he called spiritus nitroaereus."
+    )
+    assert "French" in premise_gaps("What French chemist showed that fire needs air?", mayow)
+    assert premise_gaps("What English chemist showed that fire needs air?", mayow) == ()
+    # a nationality the text gives no other noun for stays a plain word ("Five Eyes" case)
+    assert premise_gaps("Which Russian director initiated the call?", RATCLIFFE) == ()
