@@ -187,5 +187,13 @@ def serve(settings: Settings) -> None:
             print(f"ragchat is running on http://{shown}:{bound}/", flush=True)
             print(f"OpenAI-compatible API: http://{shown}:{bound}/v1", flush=True)
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    # An open browser tab keeps a heartbeat stream that would hold Ctrl-C for ~15 s.
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=3,
+    )
     Server(config).run()
