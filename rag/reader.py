@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rag.answer_types import type_of
 from rag.backends.base import Passage
-from rag.reader_features import FEATURES, Candidate, Similarity, candidates
+from rag.reader_features import FEATURES, Candidate, candidates
 from rag.reader_text import Parsed, parse
 from rag.types import ShortAnswer
 
@@ -73,12 +73,11 @@ def read(
     passages: Sequence[Passage],
     *,
     parser: Callable[[str], Parsed] = parse,
-    similarity: Similarity | None = None,
     min_score: float = MIN_SCORE,
 ) -> ShortAnswer | None:
     """The short answer to `question` from `passages`, or None when its confidence is below
     `min_score` or it is not of the asked-for type."""
-    ranked = rank(question, passages, parser=parser, similarity=similarity)
+    ranked = rank(question, passages, parser=parser)
     if not ranked:
         return None
     best, share = ranked[0]
@@ -133,11 +132,10 @@ def rank(
     *,
     parser: Callable[[str], Parsed] = parse,
     weights: Sequence[float] | None = None,
-    similarity: Similarity | None = None,
 ) -> list[tuple[Candidate, float]]:
     """Every candidate with its probability of being the pick (a softmax), best first."""
     w = WEIGHTS if weights is None else weights
-    cands = candidates(question, passages, parser=parser, similarity=similarity)
+    cands = candidates(question, passages, parser=parser)
     if not cands:
         return []
     z = [sum(wi * fi for wi, fi in zip(w, c.features, strict=True)) for c in cands]

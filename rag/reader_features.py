@@ -27,9 +27,6 @@ from rag.backends.base import Passage
 from rag.reader_text import Parsed, Span, Token, canon, is_statement, parse, spans
 from rag.wordsim import default_similarity
 
-# cosine of `text` with each of the others (rag.wordsim.WordSimilarity.cosines)
-Similarity = Callable[[str, Sequence[str]], Sequence[float]]
-
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -122,10 +119,10 @@ def candidates(
     passages: Sequence[Passage],
     *,
     parser: Callable[[str], Parsed] = parse,
-    similarity: Similarity | None = None,
 ) -> list[Candidate]:
-    """Candidate spans of the best-matching sentences, with their features. `similarity`
-    defaults to the bundled MiniLM's cosines (rag.wordsim)."""
+    """Candidate spans of the best-matching sentences, with their features. The cosines are
+    the bundled MiniLM's (rag.wordsim) whatever the index embeds with: the weights were
+    fitted on them."""
     q = parser(question)
     ask = _Question(q)
     parsed = [parser(p.chunk.text) for p in passages]
@@ -137,40 +134,44 @@ def candidates(
     ]
     if not sentences or not ask.terms:
         return []
-    weight = _idf(ask.terms, [_lemmas(parsed[i], s) for i, s in sentences])
+    lemmas = [_lemmas(parsed[i], s) for i, s in sentences]
+    weight = _idf(ask.terms, lemmas)
     total = sum(weight.values())
-    shared = [sum(weight[t] for t in set(ask.terms) & _lemmas(parsed[i], s)) for i, s in sentences]
+    shared = [sum(weight[t] for t in set(ask.terms) & ls) for ls in lemmas]
     top = max(shared)
     if top <= 0:
         return []
-    cosine = similarity or default_similarity().cosines
-    dense = list(cosine(question, [parsed[i].span_text(*s) for i, s in sentences]))
+    texts = [parsed[i].span_text(*s) for i, s in sentences]
+    dense = default_similarity().cosines(question, texts)
     score = [x / top + DENSE_WEIGHT * d for x, d in zip(shared, dense, strict=True)]
     best = max(score)
+    found = [spans(parsed[i], s, ask.lemmas) for i, s in sentences]
     # a sentence naming something of the asked-for type comes first among equals
-    typed = [TYPE_WEIGHT * _has_type(parsed[i], s, ask) for i, s in sentences]
-    scored = sorted(
-        zip(score, shared, dense, sentences, typed, strict=True), key=lambda x: -(x[0] + x[4])
-    )
+    label = ask.type.labels[0] if ask.type.labels else None
+    typed = [any(span.label == label for span, _ in f) for f in found]
+    order = sorted(range(len(sentences)), key=lambda k: -(score[k] + TYPE_WEIGHT * typed[k]))
     out: list[Candidate] = []
-    for rank_, (both, s_score, cos, (i, s), _) in enumerate(scored[:TOP_SENTENCES]):
+    for rank_, k in enumerate(order[:TOP_SENTENCES]):
+        i, s = sentences[k]
         doc = parsed[i]
-        hits = [k for k in range(*s) if canon(doc.tokens[k].lemma) in weight]
-        lacks = bool(ask.predicates) and not ask.predicates & _lemmas(doc, s)
+        hits = [j for j in range(*s) if canon(doc.tokens[j].lemma) in weight]
+        lacks = bool(ask.predicates) and not ask.predicates & lemmas[k]
         context = _Sentence(
-            doc, s, hits, weight, s_score / top, rank_, both - best, s_score / total, float(lacks)
+            doc,
+            s,
+            hits,
+            weight,
+            score=shared[k] / top,
+            rank=rank_,
+            gap=score[k] - best,
+            dense=dense[k],
+            coverage=shared[k] / total,
+            lacks_predicate=float(lacks),
         )
-        for span, whole in spans(doc, s, ask.lemmas):
-            feats = _features(context, span, whole, ask, {"dense": cos})
+        for span, whole in found[k]:
+            feats = _features(context, span, whole, ask)
             out.append(Candidate(i, s, span.first, span.last, span.label, feats))
     return out
-
-
-def _has_type(doc: Parsed, s: tuple[int, int], ask: _Question) -> bool:
-    """Whether the sentence has an entity of the question's first expected label (a PERSON
-    for "who") that the question does not name itself."""
-    label = ask.type.labels[0] if ask.type.labels else None
-    return label is not None and any(span.label == label for span, _ in spans(doc, s, ask.lemmas))
 
 
 class _Question:
@@ -213,6 +214,7 @@ class _Sentence:
     score: float
     rank: int
     gap: float  # the sentence's score (shared words and cosine) minus the best sentence's
+    dense: float  # the sentence's cosine with the question
     coverage: float
     lacks_predicate: float  # the question's predicate verb is not in the sentence
 
@@ -242,18 +244,16 @@ def _idf(terms: list[str], sentence_lemmas: list[set[str]]) -> dict[str, float]:
     return {t: math.log(1 + n / (1 + sum(t in ls for ls in sentence_lemmas))) + 0.5 for t in terms}
 
 
-def _features(
-    ctx: _Sentence, span: Span, whole: Span, ask: _Question, dense: dict[str, float]
-) -> tuple[float, ...]:
+def _features(ctx: _Sentence, span: Span, whole: Span, ask: _Question) -> tuple[float, ...]:
     doc = ctx.doc
     toks = doc.tokens[span.first : span.last]
     words = [t for t in toks if not t.stop] or list(toks)
     atype = ask.type
     f: dict[str, float] = {
-        **dense,
         "sentence": ctx.score,
         "sentence_rank": float(ctx.rank),
         "sentence_gap": ctx.gap,
+        "dense": ctx.dense,
         "coverage": ctx.coverage,
         "lacks_predicate": ctx.lacks_predicate,
         "entity": float(span.label != "NP"),
