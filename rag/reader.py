@@ -2,14 +2,16 @@
 
 `read(question, passages)` ranks the candidate spans of `rag.reader_features.candidates`
 (entities of the expected answer type, noun phrases, in the sentences that best match the
-question) with a linear scorer and a softmax over them. The weights were fitted on SQuAD v1.1
-DEV questions to maximise the expected token F1 of the pick (`reader_weights.json`, written
-by `evals/answering/reader_eval.py --fit`; hand-set weights when it is missing). The pick is
-returned as a `ShortAnswer` with document offsets of the span and of its supporting
-sentence, with the probability that it is right (a logistic fit on DEV of its softmax share
-and its sentence's match). It returns None when that probability is below `MIN_SCORE`, or
-when the question asks for a type (a person, a date, a number...) the pick is not of:
-leading with the quoted sentence beats a confident wrong phrase.
+question) by the token F1 each is expected to have, as gradient-boosted regression trees
+fitted on SQuAD v1.1 DEV questions predict it from the candidate's features and how they
+compare with the other candidates' (`reader_model.json`, written by
+`evals/answering/reader_eval.py --fit`, evaluated by `rag.reader_trees`; a hand-set linear
+scorer when the file is missing). The pick is returned as a `ShortAnswer` with document
+offsets of the span and of its supporting sentence, with the probability that it is right
+(a logistic fit on DEV of its score and its sentence's match). It returns None when that
+probability is below `MIN_SCORE`, or when the question asks for a type (a person, a date, a
+number...) the pick is not of: leading with the quoted sentence beats a confident wrong
+phrase.
 
 It does not retrieve, generate or check claims; it only reads the passages it is given.
 """
@@ -21,16 +23,20 @@ import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from rag.answer_types import type_of
 from rag.backends.base import Passage
 from rag.reader_features import FEATURES, Candidate, candidates
 from rag.reader_text import Parsed, parse
+from rag.reader_trees import Trees, from_json
 from rag.types import ShortAnswer
 
 __all__ = ["FEATURES", "Candidate", "ShortAnswer", "candidates", "parse", "rank", "read"]
 
 
-# Hand-set weights (features not named weigh 0), the fallback and the measured baseline.
+# Hand-set weights of a linear scorer (features not named weigh 0): the fallback when the
+# fitted model is missing or was fitted for other features.
 HAND_WEIGHTS = {
     "sentence": 1.0,
     "sentence_rank": -0.3,
@@ -44,11 +50,28 @@ HAND_WEIGHTS = {
     "window": 1.0,
     "length": -0.2,
 }
-WEIGHTS_FILE = Path(__file__).with_name("reader_weights.json")
+MODEL_FILE = Path(__file__).with_name("reader_model.json")
+Scorer = Callable[[np.ndarray], np.ndarray]
 
 
-def load_weights(path: Path = WEIGHTS_FILE) -> tuple[tuple[float, ...], tuple[float, ...], float]:
-    """(ranker weights, confidence weights, confidence bias) fitted on SQuAD DEV questions
+def model_inputs(features: np.ndarray) -> np.ndarray:
+    """What the trees see of one question's candidates (rows): each feature, and its
+    difference to the best and to the mean value among the question's candidates."""
+    return np.hstack([features, features - features.max(0), features - features.mean(0)])
+
+
+def hand_scorer(features: np.ndarray) -> np.ndarray:
+    """The hand-set linear scorer."""
+    return features @ np.array([HAND_WEIGHTS.get(f, 0.0) for f in FEATURES])
+
+
+def tree_scorer(trees: Trees) -> Scorer:
+    """The expected token F1 of each candidate, as the fitted trees predict it."""
+    return lambda features: trees.predict(model_inputs(features))
+
+
+def load_model(path: Path = MODEL_FILE) -> tuple[Scorer, tuple[float, ...], float]:
+    """(candidate scorer, confidence weights, confidence bias) fitted on SQuAD DEV questions
     (evals/answering/reader_eval.py --fit), or hand-set ones when the file is missing or was
     fitted for other features."""
     try:
@@ -56,13 +79,13 @@ def load_weights(path: Path = WEIGHTS_FILE) -> tuple[tuple[float, ...], tuple[fl
         conf = fitted["confidence"]
         if tuple(fitted["features"]) == FEATURES and tuple(conf["inputs"]) == CONFIDENCE_INPUTS:
             return (
-                tuple(float(w) for w in fitted["weights"]),
+                tree_scorer(from_json(fitted["model"])),
                 tuple(float(w) for w in conf["weights"]),
                 float(conf["bias"]),
             )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
         pass
-    return tuple(HAND_WEIGHTS.get(f, 0.0) for f in FEATURES), (5.0, -1.0, 1.0, 1.0), -3.0
+    return hand_scorer, (5.0, -1.0, 1.0, 1.0), -3.0
 
 
 MIN_SCORE = 0.5  # answer only when more likely right than wrong (F1 >= 0.5, fitted on DEV)
@@ -80,8 +103,8 @@ def read(
     ranked = rank(question, passages, parser=parser)
     if not ranked:
         return None
-    best, share = ranked[0]
-    score = confidence(best, share)
+    best, value = ranked[0]
+    score = confidence(best, value)
     if score < min_score or not fits_type(best):
         return None
     chunk = passages[best.passage].chunk
@@ -107,21 +130,21 @@ def fits_type(best: Candidate) -> bool:
     return by_name["type"] > 0 or by_name["typed"] == 0
 
 
-CONFIDENCE_INPUTS = ("share", "lacks_predicate", "coverage", "dense")
+CONFIDENCE_INPUTS = ("score", "lacks_predicate", "coverage", "dense")
 
 
-def confidence_inputs(best: Candidate, share: float) -> tuple[float, ...]:
-    """What the confidence is computed from: the pick's share of the softmax, whether its
-    sentence states the question's predicate, how much of the question it covers and how
-    close it is in meaning."""
+def confidence_inputs(best: Candidate, score: float) -> tuple[float, ...]:
+    """What the confidence is computed from: the pick's score (its expected F1, for the
+    trees), whether its sentence states the question's predicate, how much of the question
+    it covers and how close it is in meaning."""
     by_name = dict(zip(FEATURES, best.features, strict=True))
-    return (share, by_name["lacks_predicate"], by_name["coverage"], by_name["dense"])
+    return (score, by_name["lacks_predicate"], by_name["coverage"], by_name["dense"])
 
 
-def confidence(best: Candidate, share: float) -> float:
+def confidence(best: Candidate, score: float) -> float:
     """Probability that the pick is right (token F1 >= 0.5), fitted on SQuAD DEV."""
     z = CONFIDENCE_BIAS + sum(
-        w * x for w, x in zip(CONFIDENCE_WEIGHTS, confidence_inputs(best, share), strict=True)
+        w * x for w, x in zip(CONFIDENCE_WEIGHTS, confidence_inputs(best, score), strict=True)
     )
     return 1.0 / (1.0 + math.exp(-z))
 
@@ -131,18 +154,15 @@ def rank(
     passages: Sequence[Passage],
     *,
     parser: Callable[[str], Parsed] = parse,
-    weights: Sequence[float] | None = None,
+    scorer: Scorer | None = None,
 ) -> list[tuple[Candidate, float]]:
-    """Every candidate with its probability of being the pick (a softmax), best first."""
-    w = WEIGHTS if weights is None else weights
+    """Every candidate with its score (the fitted trees' expected token F1), best first."""
     cands = candidates(question, passages, parser=parser)
     if not cands:
         return []
-    z = [sum(wi * fi for wi, fi in zip(w, c.features, strict=True)) for c in cands]
-    top = max(z)
-    e = [math.exp(v - top) for v in z]
-    total = sum(e)
-    return sorted(((c, v / total) for c, v in zip(cands, e, strict=True)), key=lambda cs: -cs[1])
+    scores = (scorer or SCORER)(np.array([c.features for c in cands], dtype=np.float64))
+    order = sorted(range(len(cands)), key=lambda k: -scores[k])
+    return [(cands[k], float(scores[k])) for k in order]
 
 
-WEIGHTS, CONFIDENCE_WEIGHTS, CONFIDENCE_BIAS = load_weights()
+SCORER, CONFIDENCE_WEIGHTS, CONFIDENCE_BIAS = load_model()

@@ -10,7 +10,8 @@ words ("SVR Director Sergey Naryshkin" -> "Sergey Naryshkin") but never cut insi
 Spans the question itself names are dropped, also by its acronym ("U.S. Central Intelligence
 Agency" for "CIA"). Each candidate carries the values listed in `FEATURES`: type fit,
 sentence match and cosine, distance to the question's words in the sentence and in the parse
-tree, syntactic role, and one indicator per (answer kind, entity label) pair.
+tree, syntactic role, the embedding cosines of the span and of its neighbouring words with
+the question, and one indicator per (answer kind, entity label) pair.
 
 A few word classes count as one term ("heads" / "director" / "chief"; "call" / "talk").
 This module does not weigh the features: `rag.reader` does.
@@ -24,7 +25,17 @@ from dataclasses import dataclass
 
 from rag.answer_types import type_of
 from rag.backends.base import Passage
-from rag.reader_text import Parsed, Span, Token, canon, is_statement, parse, spans
+from rag.reader_text import (
+    Parsed,
+    Span,
+    Token,
+    canon,
+    is_statement,
+    parse,
+    span_root,
+    spans,
+    tree_distance,
+)
 from rag.wordsim import default_similarity
 
 
@@ -71,17 +82,10 @@ _KIND_GROUPS = ("person", "organisation", "place", "date", "number", "thing")
 _LABEL_GROUPS = {
     "PERSON": "person",
     "ORG": "org",
-    "GPE": "place",
-    "LOC": "place",
-    "FAC": "place",
     "NORP": "norp",
-    "DATE": "date",
-    "TIME": "date",
-    "CARDINAL": "num",
-    "QUANTITY": "num",
-    "MONEY": "num",
-    "PERCENT": "num",
-    "ORDINAL": "num",
+    **dict.fromkeys(("GPE", "LOC", "FAC"), "place"),
+    **dict.fromkeys(("DATE", "TIME"), "date"),
+    **dict.fromkeys(("CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"), "num"),
     "NP": "np",
     "CAP": "cap",
 }
@@ -110,6 +114,9 @@ FEATURES = (
     "subject",  # the span's root is a subject
     "object",  # the span's root is an object, attribute or apposition
     "length",  # log(1 + tokens in the span)
+    "head_sim",  # the span's embedding cosine with the question's head noun ("serial")
+    "q_sim",  # the span's embedding cosine with the question
+    "ctx_sim",  # the cosine of the words around the span (6 each side) with the question
     *(f"{k}:{g}" for k in _KIND_GROUPS for g in _LABEL_GROUP_NAMES),
 )
 
@@ -168,8 +175,9 @@ def candidates(
             coverage=shared[k] / total,
             lacks_predicate=float(lacks),
         )
-        for span, whole in found[k]:
-            feats = _features(context, span, whole, ask)
+        sims = _meanings(question, ask, doc, s, [span for span, _ in found[k]])
+        for (span, whole), sim in zip(found[k], sims, strict=True):
+            feats = _features(context, span, whole, ask, sim)
             out.append(Candidate(i, s, span.first, span.last, span.label, feats))
     return out
 
@@ -244,7 +252,34 @@ def _idf(terms: list[str], sentence_lemmas: list[set[str]]) -> dict[str, float]:
     return {t: math.log(1 + n / (1 + sum(t in ls for ls in sentence_lemmas))) + 0.5 for t in terms}
 
 
-def _features(ctx: _Sentence, span: Span, whole: Span, ask: _Question) -> tuple[float, ...]:
+def _meanings(
+    question: str, ask: _Question, doc: Parsed, s: tuple[int, int], found: list[Span]
+) -> list[dict[str, float]]:
+    """The embedding cosines of each span: with the question's head noun ("serial"), with the
+    question, and of the six words either side of it with the question."""
+    sim = default_similarity()
+    texts = [doc.span_text(span.first, span.last) for span in found]
+    around = [
+        " ".join(
+            doc.span_text(a, b)
+            for a, b in ((max(s[0], p.first - 6), p.first), (p.last, min(s[1], p.last + 6)))
+            if a < b
+        )
+        for p in found
+    ]
+    head = ask.type.head
+    by_head = sim.cosines(head, texts) if head else [0.0] * len(texts)
+    by_question = sim.cosines(question, texts)
+    by_context = sim.cosines(question, [a or "." for a in around])
+    return [
+        {"head_sim": h, "q_sim": q, "ctx_sim": c}
+        for h, q, c in zip(by_head, by_question, by_context, strict=True)
+    ]
+
+
+def _features(
+    ctx: _Sentence, span: Span, whole: Span, ask: _Question, sims: dict[str, float]
+) -> tuple[float, ...]:
     doc = ctx.doc
     toks = doc.tokens[span.first : span.last]
     words = [t for t in toks if not t.stop] or list(toks)
@@ -267,6 +302,7 @@ def _features(ctx: _Sentence, span: Span, whole: Span, ask: _Question) -> tuple[
         ),
         "in_question": sum(canon(t.lemma) in ask.lemmas for t in words) / len(words),
         "length": math.log1p(len(toks)),
+        **sims,
     }
     if span.label in atype.labels:
         f["type"] = 1.0 - 0.25 * atype.labels.index(span.label)
@@ -285,7 +321,7 @@ def _features(ctx: _Sentence, span: Span, whole: Span, ask: _Question) -> tuple[
     if outside:
         gap = min(span.first - k if k < span.first else k - span.last + 1 for k in outside)
         f["near"] = 1.0 / (1.0 + gap)
-        f["tree"] = 1.0 / (1.0 + min(_tree_distance(doc, span, k) for k in outside))
+        f["tree"] = 1.0 / (1.0 + min(tree_distance(doc, span, k) for k in outside))
         lemma_weight = [ctx.weight[canon(doc.tokens[k].lemma)] for k in outside]
         close = sum(
             w
@@ -295,7 +331,7 @@ def _features(ctx: _Sentence, span: Span, whole: Span, ask: _Question) -> tuple[
         f["window"] = close / sum(lemma_weight)
         right = sum(k >= span.last for k in outside) / len(outside)
         f["left_subject" if ask.wh_subject else "left_other"] = right
-    root = doc.tokens[_root(doc, span)]
+    root = doc.tokens[span_root(doc, span)]
     f["attached"], f["role"] = _attachment(doc, root, ask)
     f["subject"] = float(root.dep in ("nsubj", "nsubjpass"))
     f["object"] = float(root.dep in ("dobj", "pobj", "attr", "appos", "oprd"))
@@ -313,31 +349,3 @@ def _attachment(doc: Parsed, root: Token, ask: _Question) -> tuple[float, float]
     attached = float(canon(governor.lemma) in ask.lemmas)
     same = governor.lemma == ask.verb and root.dep == ask.role and prep == ask.prep
     return attached, float(same and bool(ask.verb))
-
-
-def _root(doc: Parsed, span: Span) -> int:
-    for j in range(span.first, span.last):
-        if not span.first <= doc.tokens[j].head < span.last:
-            return j
-    return span.first
-
-
-def _tree_distance(doc: Parsed, span: Span, k: int) -> int:
-    """Edges between the span's root and token k in the dependency tree (10 if unparsed)."""
-    path_a = _path_to_root(doc, _root(doc, span))
-    path_b = _path_to_root(doc, k)
-    if not path_a or not path_b:
-        return 10
-    common = set(path_a) & set(path_b)
-    if not common:
-        return 10
-    up_a = next(n for n, j in enumerate(path_a) if j in common)
-    up_b = next(n for n, j in enumerate(path_b) if j in common)
-    return up_a + up_b
-
-
-def _path_to_root(doc: Parsed, k: int) -> list[int]:
-    path = [k]
-    while doc.tokens[path[-1]].head not in (-1, path[-1]) and len(path) < 50:
-        path.append(doc.tokens[path[-1]].head)
-    return path if doc.tokens[k].head != -1 else []

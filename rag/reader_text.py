@@ -227,3 +227,32 @@ def _edge(
 
 def _titles(lemma: str) -> bool:
     return lemma in _TITLE_WORDS
+
+
+def span_root(doc: Parsed, span: Span) -> int:
+    """The token of the span whose head lies outside it."""
+    for j in range(span.first, span.last):
+        if not span.first <= doc.tokens[j].head < span.last:
+            return j
+    return span.first
+
+
+def tree_distance(doc: Parsed, span: Span, k: int) -> int:
+    """Edges between the span's root and token k in the dependency tree (10 if unparsed)."""
+    path_a = _path_to_root(doc, span_root(doc, span))
+    path_b = _path_to_root(doc, k)
+    if not path_a or not path_b:
+        return 10
+    common = set(path_a) & set(path_b)
+    if not common:
+        return 10
+    up_a = next(n for n, j in enumerate(path_a) if j in common)
+    up_b = next(n for n, j in enumerate(path_b) if j in common)
+    return up_a + up_b
+
+
+def _path_to_root(doc: Parsed, k: int) -> list[int]:
+    path = [k]
+    while doc.tokens[path[-1]].head not in (-1, path[-1]) and len(path) < 50:
+        path.append(doc.tokens[path[-1]].head)
+    return path if doc.tokens[k].head != -1 else []

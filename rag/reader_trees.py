@@ -1,0 +1,129 @@
+"""A regression-tree ensemble stored as JSON and evaluated with numpy: the reader's ranker.
+
+The short-answer reader scores each candidate span by the token F1 it is expected to have,
+as predicted by gradient-boosted regression trees over the candidate's features
+(`rag.reader_features.FEATURES`). The trees are fitted on SQuAD DEV questions by
+`evals/answering/reader_eval.py --fit` (scikit-learn's HistGradientBoostingRegressor) and stored
+as plain arrays in `reader_model.json`: no pickle, so loading runs no code and does not
+depend on the scikit-learn version. A tree ensemble, unlike the linear ranker it replaced,
+weighs features together ("a date" counts for "when" questions, not for "who" ones).
+
+This module only evaluates stored trees; it does not fit them or know what the features mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+LEAF = -1
+
+
+@dataclass(frozen=True)
+class Trees:
+    """Trees padded to one node count: node k of tree t splits on feature[t, k] at
+    threshold[t, k] (go left when <=), or is a leaf (left == LEAF) with value[t, k]."""
+
+    feature: np.ndarray  # int, (trees, nodes)
+    threshold: np.ndarray  # float, (trees, nodes)
+    left: np.ndarray  # int, (trees, nodes)
+    right: np.ndarray  # int, (trees, nodes)
+    value: np.ndarray  # float, (trees, nodes): the leaf's contribution, learning rate applied
+    base: float  # the prediction before any tree
+    depth: int
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The ensemble's prediction for each row of x, shape (rows, features)."""
+        x = np.asarray(x, dtype=np.float64)
+        rows = x.shape[0]
+        if rows == 0:
+            return np.zeros(0)
+        trees = np.arange(self.feature.shape[0])[:, None]
+        node = np.zeros((self.feature.shape[0], rows), dtype=np.int64)
+        cols = np.arange(rows)[None, :]
+        for _ in range(self.depth):
+            feat = self.feature[trees, node]
+            go_left = x[cols, np.maximum(feat, 0)] <= self.threshold[trees, node]
+            nxt = np.where(go_left, self.left[trees, node], self.right[trees, node])
+            node = np.where(self.left[trees, node] == LEAF, node, nxt)
+        return self.base + self.value[trees, node].sum(axis=0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "depth": self.depth,
+            "trees": [
+                {
+                    "feature": self.feature[t].tolist(),
+                    "threshold": [float(v) for v in self.threshold[t]],
+                    "left": self.left[t].tolist(),
+                    "right": self.right[t].tolist(),
+                    "value": [round(float(v), 9) for v in self.value[t]],
+                }
+                for t in range(self.feature.shape[0])
+            ],
+        }
+
+
+def from_json(data: dict[str, Any]) -> Trees:
+    """The trees of `Trees.to_json`; ValueError/KeyError/TypeError when malformed."""
+    trees = data["trees"]
+    if not trees:
+        raise ValueError("no trees")
+    width = max(len(t["feature"]) for t in trees)
+
+    def pad(key: str, fill: float, dtype: type) -> np.ndarray:
+        return np.array([list(t[key]) + [fill] * (width - len(t[key])) for t in trees], dtype=dtype)
+
+    left = pad("left", LEAF, np.int64)
+    right = pad("right", LEAF, np.int64)
+    if left.max() >= width or right.max() >= width:
+        raise ValueError("a child outside its tree")
+    return Trees(
+        feature=pad("feature", 0, np.int64),
+        threshold=pad("threshold", 0.0, np.float64),
+        left=left,
+        right=right,
+        value=pad("value", 0.0, np.float64),
+        base=float(data["base"]),
+        depth=int(data["depth"]),
+    )
+
+
+def from_sklearn(model: Any) -> Trees:
+    """The trees of a fitted sklearn HistGradientBoostingRegressor (squared error). It reads
+    the model's `_predictors` node arrays (leaf values there already carry the learning
+    rate); a scikit-learn that changes them fails here, at fitting time, not in the product."""
+    nodes = [predictor[0].nodes for predictor in model._predictors]
+    width = max(len(n) for n in nodes)
+
+    def pad(values: np.ndarray, fill: float) -> list[float]:
+        return list(values) + [fill] * (width - len(values))
+
+    leaf = [n["is_leaf"].astype(bool) for n in nodes]
+    return Trees(
+        feature=np.array([pad(n["feature_idx"], 0) for n in nodes], dtype=np.int64),
+        threshold=np.array([pad(n["num_threshold"], 0.0) for n in nodes], dtype=np.float64),
+        left=np.array(
+            [
+                pad(np.where(lf, LEAF, n["left"].astype(np.int64)), LEAF)
+                for n, lf in zip(nodes, leaf, strict=True)
+            ],
+            dtype=np.int64,
+        ),
+        right=np.array(
+            [
+                pad(np.where(lf, LEAF, n["right"].astype(np.int64)), LEAF)
+                for n, lf in zip(nodes, leaf, strict=True)
+            ],
+            dtype=np.int64,
+        ),
+        value=np.array(
+            [pad(np.where(lf, n["value"], 0.0), 0.0) for n, lf in zip(nodes, leaf, strict=True)],
+            dtype=np.float64,
+        ),
+        base=float(np.ravel(model._baseline_prediction)[0]),
+        depth=int(max(n["depth"].max() for n in nodes)),
+    )

@@ -1,0 +1,80 @@
+"""The reader's stored trees: evaluated as scikit-learn evaluates them, loaded safely."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import reader
+from rag.reader_trees import from_json, from_sklearn
+
+
+def test_a_stored_stump_splits_where_it_says() -> None:
+    stump = {
+        "base": 0.5,
+        "depth": 1,
+        "trees": [
+            {
+                "feature": [1, 0, 0],
+                "threshold": [2.0, 0.0, 0.0],
+                "left": [1, -1, -1],
+                "right": [2, -1, -1],
+                "value": [0.0, -0.25, 0.25],
+            }
+        ],
+    }
+    trees = from_json(stump)
+    x = np.array([[9.0, 1.0], [9.0, 2.0], [-9.0, 3.0]])
+    assert trees.predict(x).tolist() == [0.25, 0.25, 0.75]
+
+
+def test_exported_trees_predict_what_sklearn_predicts() -> None:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.RandomState(0)
+    x = rng.rand(2000, 5)
+    y = np.sin(5 * x[:, 0]) + x[:, 1] * x[:, 2] - (x[:, 3] > 0.5)
+    model = HistGradientBoostingRegressor(max_iter=60, max_leaf_nodes=15).fit(x, y)
+    stored = from_json(json.loads(json.dumps(from_sklearn(model).to_json())))
+    probe = rng.rand(500, 5)
+    assert np.abs(stored.predict(probe) - model.predict(probe)).max() < 1e-6
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "not json",
+        json.dumps({"features": list(reader.FEATURES)}),
+        json.dumps(
+            {
+                "features": list(reader.FEATURES),
+                "confidence": {
+                    "inputs": list(reader.CONFIDENCE_INPUTS),
+                    "weights": [1.0, 1.0, 1.0, 1.0],
+                    "bias": 0.0,
+                },
+                "model": {
+                    "base": 0.0,
+                    "depth": 1,
+                    "trees": [
+                        {"feature": [0], "threshold": [0], "left": [5], "right": [5], "value": [0]}
+                    ],
+                },
+            }
+        ),
+    ],
+)
+def test_a_broken_model_file_falls_back_to_the_hand_scorer(tmp_path: Path, broken: str) -> None:
+    path = tmp_path / "model.json"
+    path.write_text(broken, encoding="utf-8")
+    scorer, _weights, _bias = reader.load_model(path)
+    assert scorer is reader.hand_scorer
+
+
+def test_the_shipped_model_is_the_fitted_trees() -> None:
+    scorer, _weights, _bias = reader.load_model()
+    assert scorer is not reader.hand_scorer
+    assert reader.SCORER is not reader.hand_scorer
