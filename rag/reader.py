@@ -56,7 +56,8 @@ Scorer = Callable[[np.ndarray], np.ndarray]
 
 def model_inputs(features: np.ndarray) -> np.ndarray:
     """What the trees see of one question's candidates (rows): each feature, and its
-    difference to the best and to the mean value among the question's candidates."""
+    difference to the best and to the mean value among the question's candidates (three
+    columns a feature)."""
     return np.hstack([features, features - features.max(0), features - features.mean(0)])
 
 
@@ -79,7 +80,7 @@ def load_model(path: Path = MODEL_FILE) -> tuple[Scorer, tuple[float, ...], floa
         conf = fitted["confidence"]
         if tuple(fitted["features"]) == FEATURES and tuple(conf["inputs"]) == CONFIDENCE_INPUTS:
             return (
-                tree_scorer(from_json(fitted["model"])),
+                tree_scorer(from_json(fitted["model"], inputs=3 * len(FEATURES))),
                 tuple(float(w) for w in conf["weights"]),
                 float(conf["bias"]),
             )

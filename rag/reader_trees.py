@@ -67,8 +67,9 @@ class Trees:
         }
 
 
-def from_json(data: dict[str, Any]) -> Trees:
-    """The trees of `Trees.to_json`; ValueError/KeyError/TypeError when malformed."""
+def from_json(data: dict[str, Any], inputs: int | None = None) -> Trees:
+    """The trees of `Trees.to_json`; ValueError/KeyError/TypeError when malformed or when a
+    split names a feature at or past `inputs` (the width of the rows they will see)."""
     trees = data["trees"]
     if not trees:
         raise ValueError("no trees")
@@ -81,8 +82,11 @@ def from_json(data: dict[str, Any]) -> Trees:
     right = pad("right", LEAF, np.int64)
     if left.max() >= width or right.max() >= width:
         raise ValueError("a child outside its tree")
+    feature = pad("feature", 0, np.int64)
+    if inputs is not None and (feature.max() >= inputs or feature.min() < 0):
+        raise ValueError("a split on a feature the rows do not have")
     return Trees(
-        feature=pad("feature", 0, np.int64),
+        feature=feature,
         threshold=pad("threshold", 0.0, np.float64),
         left=left,
         right=right,

@@ -43,28 +43,31 @@ def test_exported_trees_predict_what_sklearn_predicts() -> None:
     assert np.abs(stored.predict(probe) - model.predict(probe)).max() < 1e-6
 
 
+def _model_file(tree: dict[str, list[float]]) -> str:
+    return json.dumps(
+        {
+            "features": list(reader.FEATURES),
+            "confidence": {
+                "inputs": list(reader.CONFIDENCE_INPUTS),
+                "weights": [1.0, 1.0, 1.0, 1.0],
+                "bias": 0.0,
+            },
+            "model": {"base": 0.0, "depth": 1, "trees": [tree]},
+        }
+    )
+
+
 @pytest.mark.parametrize(
     "broken",
     [
         "not json",
         json.dumps({"features": list(reader.FEATURES)}),
-        json.dumps(
-            {
-                "features": list(reader.FEATURES),
-                "confidence": {
-                    "inputs": list(reader.CONFIDENCE_INPUTS),
-                    "weights": [1.0, 1.0, 1.0, 1.0],
-                    "bias": 0.0,
-                },
-                "model": {
-                    "base": 0.0,
-                    "depth": 1,
-                    "trees": [
-                        {"feature": [0], "threshold": [0], "left": [5], "right": [5], "value": [0]}
-                    ],
-                },
-            }
+        # a split on a feature the candidates do not have
+        _model_file(
+            {"feature": [9999], "threshold": [0], "left": [-1], "right": [-1], "value": [0]}
         ),
+        # a child outside its tree
+        _model_file({"feature": [0], "threshold": [0], "left": [5], "right": [5], "value": [0]}),
     ],
 )
 def test_a_broken_model_file_falls_back_to_the_hand_scorer(tmp_path: Path, broken: str) -> None:
