@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
 
-from rag.keyterms import NAME_TYPES, KeyTerm, TextIndex, key_terms, negated
+from rag.keyterms import NAME_TYPES, KeyTerm, TextIndex, key_terms, negated, plain_dashes
 from rag.nlp import analyse_many
 from rag.wordsim import default_similarity
 
@@ -108,7 +108,7 @@ def _quote(words: list[str]) -> str:
 def check_claim(claim: str, cited_text: str, rules: ClaimRules | None = None) -> ClaimVerdict:
     """Whether `cited_text` states `claim` (one sentence); see the module docstring."""
     rules = rules or ClaimRules()
-    claim, cited_text = " ".join(claim.split()), cited_text.strip()
+    claim, cited_text = plain_dashes(" ".join(claim.split())), plain_dashes(cited_text.strip())
     if not claim:
         return ClaimVerdict(False, (), "the claim is empty")
     if not cited_text:

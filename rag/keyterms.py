@@ -88,6 +88,15 @@ _WEAK = frozenset(
 )
 
 
+# Hyphens, dashes and the minus sign read as one: a question's "15-1" is a passage's "15–1".
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
+
+
+def plain_dashes(text: str) -> str:
+    """`text` with every dash as a hyphen (the same length, so offsets still hold)."""
+    return text.translate(_DASHES)
+
+
 @cache
 def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")

@@ -33,7 +33,15 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Token
 
 from rag.claims import text_index
-from rag.keyterms import LIGHT_VERBS, KeyTerm, TextIndex, key_terms, stem, token_keys
+from rag.keyterms import (
+    LIGHT_VERBS,
+    KeyTerm,
+    TextIndex,
+    key_terms,
+    plain_dashes,
+    stem,
+    token_keys,
+)
 from rag.nlp import analyse_many
 from rag.places import stands_for
 from rag.wordsim import default_similarity
@@ -75,9 +83,9 @@ def premise_gaps(
     are no sentence that tells it."""
     rules = rules or PremiseRules()
     passages = [evidence] if isinstance(evidence, str) else list(evidence)
-    passages = [p.strip() for p in passages if p and p.strip()]
-    headings = [t.strip() for t in titles if t and t.strip()]
-    question = " ".join(question.split())
+    passages = [plain_dashes(p.strip()) for p in passages if p and p.strip()]
+    headings = [plain_dashes(t.strip()) for t in titles if t and t.strip()]
+    question = plain_dashes(" ".join(question.split()))
     if not question:
         return ()
     docs = analyse_many([question, *passages, *headings])

@@ -172,3 +172,15 @@ def test_a_describing_nationality_the_text_gives_otherwise_is_a_gap() -> None:
     assert premise_gaps("What English chemist showed that fire needs air?", mayow) == ()
     # a nationality the text gives no other noun for stays a plain word ("Five Eyes" case)
     assert premise_gaps("Which Russian director initiated the call?", RATCLIFFE) == ()
+
+
+def test_a_hyphen_in_the_question_matches_a_dash_in_the_passage():
+    passage = "The Panthers became one of only six teams to have gone 15–1 in a season."
+    assert premise_gaps("How many teams have gone 15-1 in one season?", passage) == ()
+    assert premise_gaps("How many teams have gone 16-1 in one season?", passage) == ("16",)
+
+
+def test_a_claim_with_a_hyphen_is_stated_by_a_dash():
+    cited = "The Panthers went 15–1 in the regular season."
+    assert check_claim("The Panthers went 15-1 in the regular season.", cited).supported
+    assert not check_claim("The Panthers went 14-2 in the regular season.", cited).supported
