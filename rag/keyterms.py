@@ -88,8 +88,8 @@ _WEAK = frozenset(
 )
 
 
-# Hyphens, dashes and the minus sign read as one: a question's "15-1" is a passage's "15–1".
-_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
+# Hyphens and dashes read as one (not the minus sign): a question's "15-1" is a passage's "15–1".
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015", "-"))
 
 
 def plain_dashes(text: str) -> str:
