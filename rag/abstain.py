@@ -283,7 +283,15 @@ def premise_decision(
     if not gaps or any(not g for g in gaps):
         return None
     said = ", ".join(f"'{g}'" for g in min(gaps, key=len)[:4])
-    return AbstainDecision(True, f"the documents do not say {said}", before.signals)
+    # say only what is true: a word the other passages have is missing from one passage
+    where = (
+        "the documents do not say"
+        if joint
+        else "the passage the answer would come from does not say"
+        if answer_chunk
+        else "no passage says all the question assumes; the closest lacks"
+    )
+    return AbstainDecision(True, f"{where} {said}", before.signals)
 
 
 def after_generation(

@@ -119,7 +119,7 @@ def _strict(term: KeyTerm, token: Token, focus: Token | None, forms: frozenset[s
     scientists", nor "first"/"one" as plain words), and a noun narrowing the asked-for noun
     where the evidence uses that noun ("deputy" when the passages say "director")."""
     if term.kind in ("number", "date"):
-        return not (_answer_count(token, focus) or _plain_number_word(token))
+        return not (_answer_count(token, focus) or _plain_number_word(token) or _the_pair(token))
     if token.ent_type_ in _LENIENT_NAMES and _describes(token):
         return False
     if term.kind == "name":
@@ -172,7 +172,21 @@ def _answer_count(token: Token, focus: Token | None) -> bool:
     """ "What two scientists ...", "Who were two of ...": the number counts the answers."""
     if focus is not None and token.head.i == focus.i and token.dep_ == "nummod":
         return True
+    if token.i > 0 and token.nbor(-1).lower_ in ("which", "what"):
+        return True  # "Which two capitals ...", whatever the parse made of "which"
     return any(c.dep_ == "prep" and c.lower_ == "of" for c in token.children)
+
+
+def _the_pair(token: Token) -> bool:
+    """ "the two agencies", "these two leaders": a pair named before, referred back to; the
+    text rarely counts them ("the CIA and the SVR")."""
+    return (
+        token.lower_ == "two"
+        and token.dep_ == "nummod"
+        and any(
+            c.dep_ == "det" and c.lower_ in ("the", "these", "those") for c in token.head.children
+        )
+    )
 
 
 def _surname_known(term: KeyTerm, doc: Doc, forms: frozenset[str]) -> bool:

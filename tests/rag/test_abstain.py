@@ -205,3 +205,22 @@ def test_a_name_the_document_title_holds_is_no_premise_gap():
     assert premise_decision("How many objects does the V&A hold?", hits, before, None) is None
     refused = premise_decision("How many objects does the Louvre hold?", hits, before, None)
     assert refused is not None and "Louvre" in refused.reason
+
+
+def test_a_refusal_never_says_the_documents_lack_a_word_another_passage_has():
+    def chunk(name: str, text: str) -> Chunk:
+        return Chunk(id=name, source=f"{name}.txt", title="", position=0, text=text,
+                     start=0, end=len(text), n_tokens=len(text.split()))  # fmt: skip
+
+    war = chunk("a", "The call came as Ukraine weighed a proposed 30-day ceasefire with Russia.")
+    answer = chunk("b", "The spy chiefs agreed to keep in touch to reduce tensions.")
+    hits = [Hit(chunk=answer, score=1.0), Hit(chunk=war, score=0.9)]
+    before = should_abstain("What did the spy chiefs agree?", hits, GroundingSettings())
+    question = "What did the spy chiefs agree during the war in Ukraine?"
+    refused = premise_decision(question, hits, before, answer)
+    assert refused is not None and "Ukraine" in refused.reason
+    assert "the documents do not say" not in refused.reason
+    assert "passage the answer would come from" in refused.reason
+    # a name no passage has is said to be missing from the documents
+    absent = premise_decision("What did the spy chiefs agree in Syria?", hits, before, answer)
+    assert absent is not None and absent.reason.startswith("the documents do not say 'Syria'")

@@ -184,3 +184,16 @@ def test_a_claim_with_a_hyphen_is_stated_by_a_dash():
     cited = "The Panthers went 15–1 in the regular season."
     assert check_claim("The Panthers went 15-1 in the regular season.", cited).supported
     assert not check_claim("The Panthers went 14-2 in the regular season.", cited).supported
+
+
+def test_a_pair_referred_back_to_is_no_premise_but_another_count_is() -> None:
+    text = (
+        "The CIA and the SVR could set up joint crisis response teams."
+        " Officials in Moscow and Washington hope to calm tensions."
+    )
+    assert premise_gaps("What joint mechanisms could the two agencies establish?", text) == ()
+    assert premise_gaps("Which two capitals hope to calm tensions?", text) == ()
+    # a count the text does not give stays a gap ("the three agencies" is a false premise)
+    assert premise_gaps("What joint mechanisms could the three agencies establish?", text) == (
+        "three",
+    )
