@@ -2,9 +2,9 @@
 
 `read(question, passages)` ranks the candidate spans of `rag.reader_features.candidates`
 (entities of the expected answer type, noun phrases, in the sentences that best match the
-question) by the token F1 each is expected to have, as gradient-boosted regression trees
-fitted on SQuAD v1.1 DEV questions predict it from the candidate's features and how they
-compare with the other candidates' (`reader_model.json`, written by
+question) with gradient-boosted trees that learnt, on SQuAD v1.1 DEV questions, to order a
+question's candidates by their token F1 (LambdaRank), from each candidate's features and how
+they compare with the other candidates' (`reader_model.json`, written by
 `evals/answering/reader_eval.py --fit`, evaluated by `rag.reader_trees`; a hand-set linear
 scorer when the file is missing). The pick is returned as a `ShortAnswer` with document
 offsets of the span and of its supporting sentence, with the probability that it is right
@@ -67,7 +67,8 @@ def hand_scorer(features: np.ndarray) -> np.ndarray:
 
 
 def tree_scorer(trees: Trees) -> Scorer:
-    """The expected token F1 of each candidate, as the fitted trees predict it."""
+    """Each candidate's score from the fitted trees: higher for a higher expected token F1
+    (an order, not an F1; the confidence turns the pick's score into a probability)."""
     return lambda features: trees.predict(model_inputs(features))
 
 
@@ -135,9 +136,9 @@ CONFIDENCE_INPUTS = ("score", "lacks_predicate", "coverage", "dense")
 
 
 def confidence_inputs(best: Candidate, score: float) -> tuple[float, ...]:
-    """What the confidence is computed from: the pick's score (its expected F1, for the
-    trees), whether its sentence states the question's predicate, how much of the question
-    it covers and how close it is in meaning."""
+    """What the confidence is computed from: the pick's score (from the trees), whether its
+    sentence states the question's predicate, how much of the question it covers and how
+    close it is in meaning."""
     by_name = dict(zip(FEATURES, best.features, strict=True))
     return (score, by_name["lacks_predicate"], by_name["coverage"], by_name["dense"])
 
@@ -157,7 +158,7 @@ def rank(
     parser: Callable[[str], Parsed] = parse,
     scorer: Scorer | None = None,
 ) -> list[tuple[Candidate, float]]:
-    """Every candidate with its score (the fitted trees' expected token F1), best first."""
+    """Every candidate with its score (from the fitted trees), best first."""
     cands = candidates(question, passages, parser=parser)
     if not cands:
         return []

@@ -3,9 +3,10 @@
 The short-answer reader scores each candidate span by the token F1 it is expected to have,
 as predicted by gradient-boosted regression trees over the candidate's features
 (`rag.reader_features.FEATURES`). The trees are fitted on SQuAD DEV questions by
-`evals/answering/reader_eval.py --fit` (scikit-learn's HistGradientBoostingRegressor) and stored
-as plain arrays in `reader_model.json`: no pickle, so loading runs no code and does not
-depend on the scikit-learn version. A tree ensemble, unlike the linear ranker it replaced,
+`evals/answering/reader_eval.py --fit` (LightGBM's LambdaRank; scikit-learn's
+HistGradientBoostingRegressor can be read too) and stored as plain arrays in
+`reader_model.json`: no pickle, so loading runs no code and does not depend on the version of
+the library that fitted them. A tree ensemble, unlike the linear ranker it replaced,
 weighs features together ("a date" counts for "when" questions, not for "who" ones).
 
 This module only evaluates stored trees; it does not fit them or know what the features mean.
@@ -14,6 +15,7 @@ This module only evaluates stored trees; it does not fit them or know what the f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -32,7 +34,11 @@ class Trees:
     right: np.ndarray  # int, (trees, nodes)
     value: np.ndarray  # float, (trees, nodes): the leaf's contribution, learning rate applied
     base: float  # the prediction before any tree
-    depth: int
+
+    @cached_property
+    def depth(self) -> int:
+        """The most splits from a root to a leaf."""
+        return max(_depth(lt, rt) for lt, rt in zip(self.left, self.right, strict=True))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The ensemble's prediction for each row of x, shape (rows, features)."""
@@ -53,7 +59,6 @@ class Trees:
     def to_json(self) -> dict[str, Any]:
         return {
             "base": self.base,
-            "depth": self.depth,
             "trees": [
                 {
                     "feature": self.feature[t].tolist(),
@@ -68,8 +73,9 @@ class Trees:
 
 
 def from_json(data: dict[str, Any], inputs: int | None = None) -> Trees:
-    """The trees of `Trees.to_json`; ValueError/KeyError/TypeError when malformed or when a
-    split names a feature at or past `inputs` (the width of the rows they will see)."""
+    """The trees of `Trees.to_json`; ValueError/KeyError/TypeError when malformed (a child
+    outside its tree, a tree that loops) or when a split names a feature at or past `inputs`
+    (the width of the rows they will see)."""
     trees = data["trees"]
     if not trees:
         raise ValueError("no trees")
@@ -85,15 +91,33 @@ def from_json(data: dict[str, Any], inputs: int | None = None) -> Trees:
     feature = pad("feature", 0, np.int64)
     if inputs is not None and (feature.max() >= inputs or feature.min() < 0):
         raise ValueError("a split on a feature the rows do not have")
-    return Trees(
+    loaded = Trees(
         feature=feature,
         threshold=pad("threshold", 0.0, np.float64),
         left=left,
         right=right,
         value=pad("value", 0.0, np.float64),
         base=float(data["base"]),
-        depth=int(data["depth"]),
     )
+    _ = loaded.depth  # a tree that loops fails here, at loading
+    return loaded
+
+
+def _depth(left: np.ndarray, right: np.ndarray) -> int:
+    """Splits on the longest path from node 0; ValueError when a node is reached twice."""
+    deepest, level, seen = 0, [0], set()
+    while level:
+        nxt = []
+        for k in level:
+            if k in seen:
+                raise ValueError("a tree that loops")
+            seen.add(k)
+            if left[k] != LEAF:
+                nxt += [int(left[k]), int(right[k])]
+        if nxt:
+            deepest += 1
+        level = nxt
+    return deepest
 
 
 def from_sklearn(model: Any) -> Trees:
@@ -129,5 +153,32 @@ def from_sklearn(model: Any) -> Trees:
             dtype=np.float64,
         ),
         base=float(np.ravel(model._baseline_prediction)[0]),
-        depth=int(max(n["depth"].max() for n in nodes)),
     )
+
+
+def from_lightgbm(dump: dict[str, Any]) -> Trees:
+    """The trees of a LightGBM model's `booster.dump_model()` (numerical "<=" splits; leaf
+    values there already carry the learning rate). ValueError for what `Trees` cannot
+    express (categorical splits, zero read as missing)."""
+    flat: list[dict[str, list]] = []
+    for info in dump["tree_info"]:
+        tree: dict[str, list] = {k: [] for k in ("feature", "threshold", "left", "right", "value")}
+
+        def add(node: dict[str, Any], tree: dict[str, list] = tree) -> int:
+            k = len(tree["feature"])
+            for key in tree:
+                tree[key].append(LEAF if key in ("left", "right") else 0)
+            if "leaf_value" in node:
+                tree["value"][k] = float(node["leaf_value"])
+                return k
+            if node["decision_type"] != "<=" or node.get("missing_type") == "Zero":
+                raise ValueError("a split the trees cannot express")
+            tree["feature"][k] = int(node["split_feature"])
+            tree["threshold"][k] = float(node["threshold"])
+            tree["left"][k] = add(node["left_child"])
+            tree["right"][k] = add(node["right_child"])
+            return k
+
+        add(info["tree_structure"])
+        flat.append(tree)
+    return from_json({"base": 0.0, "trees": flat})

@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 
 from rag import reader
-from rag.reader_trees import from_json, from_sklearn
+from rag.reader_trees import from_json, from_lightgbm, from_sklearn
 
 
 def test_a_stored_stump_splits_where_it_says() -> None:
     stump = {
         "base": 0.5,
-        "depth": 1,
         "trees": [
             {
                 "feature": [1, 0, 0],
@@ -43,6 +42,19 @@ def test_exported_trees_predict_what_sklearn_predicts() -> None:
     assert np.abs(stored.predict(probe) - model.predict(probe)).max() < 1e-6
 
 
+def test_exported_lightgbm_trees_rank_as_lightgbm_does() -> None:
+    import lightgbm
+
+    rng = np.random.RandomState(0)
+    x = rng.rand(3000, 5)
+    relevance = np.rint(4 * np.clip(x[:, 0] * x[:, 1] + 0.3 * (x[:, 2] > 0.5), 0, 1))
+    model = lightgbm.LGBMRanker(n_estimators=40, num_leaves=15, min_child_samples=20, verbose=-1)
+    model.fit(x, relevance.astype(int), group=[30] * 100)
+    stored = from_json(json.loads(json.dumps(from_lightgbm(model.booster_.dump_model()).to_json())))
+    probe = rng.rand(500, 5)
+    assert np.abs(stored.predict(probe) - model.predict(probe)).max() < 1e-6
+
+
 def _model_file(tree: dict[str, list[float]]) -> str:
     return json.dumps(
         {
@@ -52,7 +64,7 @@ def _model_file(tree: dict[str, list[float]]) -> str:
                 "weights": [1.0, 1.0, 1.0, 1.0],
                 "bias": 0.0,
             },
-            "model": {"base": 0.0, "depth": 1, "trees": [tree]},
+            "model": {"base": 0.0, "trees": [tree]},
         }
     )
 
@@ -68,6 +80,8 @@ def _model_file(tree: dict[str, list[float]]) -> str:
         ),
         # a child outside its tree
         _model_file({"feature": [0], "threshold": [0], "left": [5], "right": [5], "value": [0]}),
+        # a tree that loops back to its root
+        _model_file({"feature": [0], "threshold": [0], "left": [0], "right": [0], "value": [0]}),
     ],
 )
 def test_a_broken_model_file_falls_back_to_the_hand_scorer(tmp_path: Path, broken: str) -> None:
