@@ -233,7 +233,11 @@ def _read_until_kill(proc: subprocess.Popen, rng: random.Random) -> list[dict]:
             break
     time.sleep(rng.choice((0.0, rng.uniform(0.0, 0.005), rng.uniform(0.0, 0.05))))
     os.kill(proc.pid, signal.SIGKILL)
-    out, err = proc.communicate()
+    proc.wait()
+    # read the rest through the same file object: the loop above may have buffered lines it
+    # did not yet hand out, which communicate() (reading the raw pipes) would skip
+    out = proc.stdout.read()
+    err = proc.stderr.read() if proc.stderr else ""
     assert proc.returncode == -signal.SIGKILL, f"the writer ended by itself:\n{err}"
     lines += [json.loads(raw) for raw in out.splitlines() if raw.strip()]
     return lines
