@@ -202,8 +202,10 @@ class GroundingSettings(BaseModel):
         True,
         description="Lead the reply with the short answer span the reader finds (rag.reader).",
     )
+    # chosen on SQuAD open-book DEV (300) with the LambdaRank reader: 0.3 -> accuracy 0.727,
+    # F1 0.381; 0.5 -> 0.737, 0.378; 0.7 -> 0.757, 0.333
     min_short_answer_score: float = Field(
-        0.3,
+        0.5,
         ge=0,
         le=1,
         description=(
