@@ -1,13 +1,13 @@
-"""A regression-tree ensemble stored as JSON and evaluated with numpy: the reader's ranker.
+"""A tree ensemble stored as JSON and evaluated with numpy: the reader's ranker.
 
-The short-answer reader scores each candidate span by the token F1 it is expected to have,
-as predicted by gradient-boosted regression trees over the candidate's features
-(`rag.reader_features.FEATURES`). The trees are fitted on SQuAD DEV questions by
-`evals/answering/reader_eval.py --fit` (LightGBM's LambdaRank; scikit-learn's
-HistGradientBoostingRegressor can be read too) and stored as plain arrays in
-`reader_model.json`: no pickle, so loading runs no code and does not depend on the version of
-the library that fitted them. A tree ensemble, unlike the linear ranker it replaced,
-weighs features together ("a date" counts for "when" questions, not for "who" ones).
+The short-answer reader orders each question's candidate spans by the score of gradient-
+boosted trees over the candidate's features (`rag.reader_features.FEATURES`), trees that
+learnt on SQuAD DEV questions to put the candidates with the highest token F1 first
+(LightGBM's LambdaRank, fitted by `evals/answering/reader_eval.py --fit` and read here by
+`from_lightgbm`). They are stored as plain arrays in `reader_model.json`: no pickle, so
+loading runs no code and does not depend on the version of the library that fitted them. A
+tree ensemble, unlike the linear ranker it replaced, weighs features together ("a date"
+counts for "when" questions, not for "who" ones).
 
 This module only evaluates stored trees; it does not fit them or know what the features mean.
 """
@@ -118,42 +118,6 @@ def _depth(left: np.ndarray, right: np.ndarray) -> int:
             deepest += 1
         level = nxt
     return deepest
-
-
-def from_sklearn(model: Any) -> Trees:
-    """The trees of a fitted sklearn HistGradientBoostingRegressor (squared error). It reads
-    the model's `_predictors` node arrays (leaf values there already carry the learning
-    rate); a scikit-learn that changes them fails here, at fitting time, not in the product."""
-    nodes = [predictor[0].nodes for predictor in model._predictors]
-    width = max(len(n) for n in nodes)
-
-    def pad(values: np.ndarray, fill: float) -> list[float]:
-        return list(values) + [fill] * (width - len(values))
-
-    leaf = [n["is_leaf"].astype(bool) for n in nodes]
-    return Trees(
-        feature=np.array([pad(n["feature_idx"], 0) for n in nodes], dtype=np.int64),
-        threshold=np.array([pad(n["num_threshold"], 0.0) for n in nodes], dtype=np.float64),
-        left=np.array(
-            [
-                pad(np.where(lf, LEAF, n["left"].astype(np.int64)), LEAF)
-                for n, lf in zip(nodes, leaf, strict=True)
-            ],
-            dtype=np.int64,
-        ),
-        right=np.array(
-            [
-                pad(np.where(lf, LEAF, n["right"].astype(np.int64)), LEAF)
-                for n, lf in zip(nodes, leaf, strict=True)
-            ],
-            dtype=np.int64,
-        ),
-        value=np.array(
-            [pad(np.where(lf, n["value"], 0.0), 0.0) for n, lf in zip(nodes, leaf, strict=True)],
-            dtype=np.float64,
-        ),
-        base=float(np.ravel(model._baseline_prediction)[0]),
-    )
 
 
 def from_lightgbm(dump: dict[str, Any]) -> Trees:
