@@ -180,7 +180,6 @@ def fit(
     """Trees that rank each question's candidates by their token F1 from
     `reader.model_inputs` (LightGBM's LambdaRank, stored as JSON by `rag.reader_trees`);
     then the confidence, a logistic regression of "the pick has F1 >= 0.5" on its inputs."""
-    import lightgbm
     import numpy as np
 
     read: list[tuple[list[reader.Candidate], Any, Any]] = []  # candidates, inputs, F1s
@@ -192,12 +191,7 @@ def fit(
             x = reader.model_inputs(np.array([c.features for c in cands], dtype=float))
             f1 = [f1_score(doc.span_text(c.first, c.last), q.answers) for c in cands]
             read.append((cands, x, np.array(f1)))
-    model = lightgbm.LGBMRanker(**TREES).fit(
-        np.vstack([x for _, x, _ in read]),
-        np.concatenate([np.rint(GRADES * f1).astype(int) for _, _, f1 in read]),
-        group=[len(c) for c, _, _ in read],
-    )
-    trees = from_lightgbm(model.booster_.dump_model())
+    trees = from_lightgbm(fit_trees(read).booster_.dump_model())
     return {
         "features": list(reader.FEATURES),
         "questions": len(read),
@@ -207,6 +201,19 @@ def fit(
         ),
         "model": trees.to_json(),
     }
+
+
+def fit_trees(read: Sequence[tuple[list[reader.Candidate], Any, Any]]) -> Any:
+    """LambdaRank trees (a fitted lightgbm.LGBMRanker) over each question's candidates, their
+    inputs and their F1s."""
+    import lightgbm
+    import numpy as np
+
+    return lightgbm.LGBMRanker(**TREES).fit(
+        np.vstack([x for _, x, _ in read]),
+        np.concatenate([np.rint(GRADES * f1).astype(int) for _, _, f1 in read]),
+        group=[len(c) for c, _, _ in read],
+    )
 
 
 def fit_confidence(read: Sequence[tuple[list[reader.Candidate], Any, Any]]) -> dict:

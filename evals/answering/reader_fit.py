@@ -49,7 +49,7 @@ from evals.answering.common import (
     load_data,
     read_ids,
 )
-from evals.answering.reader_eval import GRADES, TREES, passage_of
+from evals.answering.reader_eval import TREES, fit_confidence, fit_trees, passage_of
 from rag import reader
 from rag.backends.base import Passage
 from rag.reader_trees import from_lightgbm
@@ -115,59 +115,33 @@ def dev_reads(
     return out
 
 
-def fit_trees(reads: Sequence[Read]) -> Any:
-    """LambdaRank trees over the reads' candidates (a fitted lightgbm.LGBMRanker)."""
-    import lightgbm
-    import numpy as np
-
-    return lightgbm.LGBMRanker(**TREES).fit(
-        np.vstack([r.inputs for r in reads]),
-        np.concatenate([np.rint(GRADES * r.f1).astype(int) for r in reads]),
-        group=[len(r.candidates) for r in reads],
-    )
+def _triples(reads: Sequence[Read]) -> list[tuple[list[reader.Candidate], Any, Any]]:
+    return [(r.candidates, r.inputs, r.f1) for r in reads]
 
 
-def out_of_fold_picks(reads: Sequence[Read]) -> list[tuple[Read, int, float]]:
-    """Each read from retrieved passages with its pick (candidate index, score) from trees
-    fitted on the other folds' articles."""
-    import numpy as np
+def out_of_fold_scores(reads: Sequence[Read]) -> list[tuple[list[reader.Candidate], Any, Any]]:
+    """Each read from retrieved passages as (candidates, scores, F1s), scored by trees fitted
+    on the other folds' articles."""
     from sklearn.model_selection import GroupKFold
 
-    picks = []
+    scored = []
     folds = GroupKFold(FOLDS).split(reads, groups=[r.title for r in reads])
     for train, held in folds:
-        model = fit_trees([reads[i] for i in train])
+        model = fit_trees(_triples([reads[i] for i in train]))
         for read in (reads[i] for i in held if reads[i].retrieved):
-            scores = model.predict(read.inputs)
-            best = int(np.argmax(scores))
-            picks.append((read, best, float(scores[best])))
-    return picks
-
-
-def fit_confidence(picks: Sequence[tuple[Read, int, float]]) -> dict:
-    """Logistic regression of "the pick has token F1 >= 0.5" on the pick's inputs."""
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-
-    x = [reader.confidence_inputs(r.candidates[k], s) for r, k, s in picks]
-    y = [r.f1[k] >= 0.5 for r, k, _ in picks]
-    model = LogisticRegression().fit(np.array(x), np.array(y))
-    return {
-        "inputs": list(reader.CONFIDENCE_INPUTS),
-        "weights": [round(float(v), 4) for v in model.coef_[0]],
-        "bias": round(float(model.intercept_[0]), 4),
-    }
+            scored.append((read.candidates, model.predict(read.inputs), read.f1))
+    return scored
 
 
 def fit(reads: Sequence[Read]) -> dict:
     """The model file's content: trees fitted on every read, the confidence on out-of-fold
     picks from retrieved passages (where the product reads)."""
-    trees = from_lightgbm(fit_trees(reads).booster_.dump_model())
+    trees = from_lightgbm(fit_trees(_triples(reads)).booster_.dump_model())
     return {
         "features": list(reader.FEATURES),
         "questions": sum(r.retrieved for r in reads),
         "settings": TREES,
-        "confidence": fit_confidence(out_of_fold_picks(reads)),
+        "confidence": fit_confidence(out_of_fold_scores(reads)),
         "model": trees.to_json(),
     }
 
