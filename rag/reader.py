@@ -2,11 +2,12 @@
 
 `read(question, passages)` ranks the candidate spans of `rag.reader_features.candidates`
 (entities of the expected answer type, noun phrases, in the sentences that best match the
-question) with gradient-boosted trees that learnt, on SQuAD v1.1 DEV questions, to order a
-question's candidates by their token F1 (LambdaRank), from each candidate's features and how
-they compare with the other candidates' (`reader_model.json`, written by
-`evals/answering/reader_eval.py --fit`, evaluated by `rag.reader_trees`; a hand-set linear
-scorer when the file is missing). The pick is returned as a `ShortAnswer` with document
+question), each with one more feature, "span": the score `rag.span_model` (the bundled MiniLM
+fine-tuned as a SQuAD reader) gives it. Gradient-boosted trees learnt, on SQuAD v1.1 DEV
+questions, to order a question's candidates by their token F1 (LambdaRank), from each
+candidate's features and how they compare with the other candidates' (`reader_model.json`,
+written by `evals/answering/reader_fit.py`, evaluated by `rag.reader_trees`; a hand-set
+linear scorer when the file is missing). The pick is returned as a `ShortAnswer` with document
 offsets of the span and of its supporting sentence, with the probability that it is right
 (a logistic fit on DEV of its score and its sentence's match). It returns None when that
 probability is below `MIN_SCORE`, or when the question asks for a type (a person, a date, a
@@ -30,9 +31,23 @@ from rag.backends.base import Passage
 from rag.reader_features import FEATURES, Candidate, candidates
 from rag.reader_text import Parsed, parse
 from rag.reader_trees import Trees, from_json
+from rag.span_model import SpanModel, default_span_model
 from rag.types import ShortAnswer
 
-__all__ = ["FEATURES", "Candidate", "ShortAnswer", "candidates", "parse", "rank", "read"]
+__all__ = [
+    "FEATURES",
+    "MODEL_FEATURES",
+    "Candidate",
+    "ShortAnswer",
+    "candidates",
+    "feature_matrix",
+    "parse",
+    "rank",
+    "read",
+]
+
+# What the trees see of a candidate: its features and the neural span model's score.
+MODEL_FEATURES = (*FEATURES, "span")
 
 
 # Hand-set weights of a linear scorer (features not named weigh 0): the fallback when the
@@ -63,7 +78,7 @@ def model_inputs(features: np.ndarray) -> np.ndarray:
 
 def hand_scorer(features: np.ndarray) -> np.ndarray:
     """The hand-set linear scorer."""
-    return features @ np.array([HAND_WEIGHTS.get(f, 0.0) for f in FEATURES])
+    return features @ np.array([HAND_WEIGHTS.get(f, 0.0) for f in MODEL_FEATURES])
 
 
 def tree_scorer(trees: Trees) -> Scorer:
@@ -74,14 +89,17 @@ def tree_scorer(trees: Trees) -> Scorer:
 
 def load_model(path: Path = MODEL_FILE) -> tuple[Scorer, tuple[float, ...], float]:
     """(candidate scorer, confidence weights, confidence bias) fitted on SQuAD DEV questions
-    (evals/answering/reader_eval.py --fit), or hand-set ones when the file is missing or was
+    (evals/answering/reader_fit.py), or hand-set ones when the file is missing or was
     fitted for other features."""
     try:
         fitted = json.loads(path.read_text(encoding="utf-8"))
         conf = fitted["confidence"]
-        if tuple(fitted["features"]) == FEATURES and tuple(conf["inputs"]) == CONFIDENCE_INPUTS:
+        if (
+            tuple(fitted["features"]) == MODEL_FEATURES
+            and tuple(conf["inputs"]) == CONFIDENCE_INPUTS
+        ):
             return (
-                tree_scorer(from_json(fitted["model"], inputs=3 * len(FEATURES))),
+                tree_scorer(from_json(fitted["model"], inputs=3 * len(MODEL_FEATURES))),
                 tuple(float(w) for w in conf["weights"]),
                 float(conf["bias"]),
             )
@@ -90,7 +108,9 @@ def load_model(path: Path = MODEL_FILE) -> tuple[Scorer, tuple[float, ...], floa
     return hand_scorer, (5.0, -1.0, 1.0, 1.0), -3.0
 
 
-MIN_SCORE = 0.5  # answer only when more likely right than wrong (F1 >= 0.5, fitted on DEV)
+# The product's default (GroundingSettings.min_short_answer_score), chosen on open-book DEV end
+# to end: the confidence, fitted on out-of-fold picks, is calibrated low.
+MIN_SCORE = 0.2
 
 
 def read(
@@ -151,18 +171,42 @@ def confidence(best: Candidate, score: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
+def feature_matrix(
+    question: str,
+    passages: Sequence[Passage],
+    cands: Sequence[Candidate],
+    *,
+    parser: Callable[[str], Parsed] = parse,
+    span_model: SpanModel | None = None,
+) -> np.ndarray:
+    """One row a candidate: its features and the span model's score (`span_model`, else the
+    shipped one; 0 when there is none)."""
+    base = np.array([c.features for c in cands], dtype=np.float64).reshape(len(cands), -1)
+    model = span_model or default_span_model()
+    span = np.zeros(len(cands))
+    if model is not None and cands:
+        spans = []
+        for c in cands:
+            tokens = parser(passages[c.passage].chunk.text).tokens
+            spans.append((c.passage, tokens[c.first].start, tokens[c.last - 1].end))
+        span = model.scores(question, [p.chunk.text for p in passages], spans)
+    return np.hstack([base, span[:, None]])
+
+
 def rank(
     question: str,
     passages: Sequence[Passage],
     *,
     parser: Callable[[str], Parsed] = parse,
     scorer: Scorer | None = None,
+    span_model: SpanModel | None = None,
 ) -> list[tuple[Candidate, float]]:
     """Every candidate with its score (from the fitted trees), best first."""
     cands = candidates(question, passages, parser=parser)
     if not cands:
         return []
-    scores = (scorer or SCORER)(np.array([c.features for c in cands], dtype=np.float64))
+    features = feature_matrix(question, passages, cands, parser=parser, span_model=span_model)
+    scores = (scorer or SCORER)(features)
     order = sorted(range(len(cands)), key=lambda k: -scores[k])
     return [(cands[k], float(scores[k])) for k in order]
 

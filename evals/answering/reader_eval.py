@@ -1,7 +1,6 @@
 """Measure the short-answer reader alone: SQuAD v1.1 questions with their gold paragraph given.
 
     python -m evals.answering.reader_eval --split dev [--sample N] [--parser handwritten]
-    python -m evals.answering.reader_eval --split dev --fit rag/reader_model.json
 
 Every question of the split's articles (the shared DEV/TEST article split of
 `evals.answering.common`) is read with its gold paragraph as the one passage. Printed, with
@@ -11,9 +10,8 @@ answers and its F1 there, F1 when a None is replaced by the quoted sentence, the
 chosen sentences holding a gold answer (the quote's accuracy), ms per question for ranking
 with the paragraph already parsed, and ms per paragraph for parsing it.
 
-`--fit FILE` fits the ranker (LambdaRank trees ordering each question's candidates by their
-token F1) and the confidence on the split's questions, DEV only, and writes them.
-`--model FILE` measures another fitted model, `--hand` the hand-set linear scorer.
+`fit_trees` and `fit_confidence` are the fits `reader_fit.py` (which writes the shipped model)
+uses. `--model FILE` measures another fitted model, `--hand` the hand-set linear scorer.
 It does not index, retrieve or ask a backend.
 """
 
@@ -23,7 +21,6 @@ import argparse
 import json
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -42,7 +39,6 @@ from index.types import Chunk
 from rag import reader
 from rag.backends.base import Passage
 from rag.reader_text import Parsed
-from rag.reader_trees import from_lightgbm
 
 
 def passage_of(text: str, title: str) -> Passage:
@@ -172,37 +168,6 @@ TREES: dict[str, Any] = {
 GRADES = 4  # relevance grade of a candidate: its token F1 rounded to quarters
 
 
-def fit(
-    qs: Sequence[SquadQuestion],
-    paragraphs: dict[str, str],
-    parser: Callable[[str], Parsed],
-) -> dict:
-    """Trees that rank each question's candidates by their token F1 from
-    `reader.model_inputs` (LightGBM's LambdaRank, stored as JSON by `rag.reader_trees`);
-    then the confidence, a logistic regression of "the pick has F1 >= 0.5" on its inputs."""
-    import numpy as np
-
-    read: list[tuple[list[reader.Candidate], Any, Any]] = []  # candidates, inputs, F1s
-    for q in qs:
-        text = paragraphs[q.source]
-        doc = parser(text)
-        cands = reader.candidates(q.question, [passage_of(text, q.title)], parser=parser)
-        if cands:
-            x = reader.model_inputs(np.array([c.features for c in cands], dtype=float))
-            f1 = [f1_score(doc.span_text(c.first, c.last), q.answers) for c in cands]
-            read.append((cands, x, np.array(f1)))
-    trees = from_lightgbm(fit_trees(read).booster_.dump_model())
-    return {
-        "features": list(reader.FEATURES),
-        "questions": len(read),
-        "settings": TREES,
-        "confidence": fit_confidence(
-            [(c, trees.predict(x), f1) for c, x, f1 in read],
-        ),
-        "model": trees.to_json(),
-    }
-
-
 def fit_trees(read: Sequence[tuple[list[reader.Candidate], Any, Any]]) -> Any:
     """LambdaRank trees (a fitted lightgbm.LGBMRanker) over each question's candidates, their
     inputs and their F1s."""
@@ -244,7 +209,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, help="another fitted model JSON to measure")
     ap.add_argument("--hand", action="store_true", help="measure the hand-set linear scorer")
     ap.add_argument("--min-score", type=float, default=reader.MIN_SCORE)
-    ap.add_argument("--fit", type=Path, help="fit the scorer on this split, write the model")
     ap.add_argument("--dump", type=Path, help="write per-question rows (JSON lines)")
     args = ap.parse_args(argv)
     qs, paragraphs = questions(args.split, args.sample, args.seed)
@@ -253,15 +217,6 @@ def main(argv: list[str] | None = None) -> int:
     for text in dict.fromkeys(paragraphs.values()):
         parser(text)
     parse_ms = 1000 * (time.perf_counter() - t0) / max(1, len(set(paragraphs.values())))
-    if args.fit:
-        if args.split != "dev":
-            print("Error: fit on the dev split only", file=sys.stderr)
-            return 2
-        fitted = fit(qs, paragraphs, parser)
-        fitted["fitted_on"] = f"SQuAD v1.1 dev, DEV articles, {len(qs)} questions"
-        args.fit.write_text(json.dumps(fitted) + "\n")
-        print(json.dumps({k: v for k, v in fitted.items() if k != "model"}))
-        return 0
     scorer = reader.SCORER
     if args.model:
         scorer, reader.CONFIDENCE_WEIGHTS, reader.CONFIDENCE_BIAS = reader.load_model(args.model)

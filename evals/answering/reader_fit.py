@@ -1,7 +1,8 @@
-"""Fit the short-answer reader's ranker and confidence where the product uses them (a
-candidate model, measured on DEV and not shipped yet: see below).
+"""Fit the short-answer reader's ranker and confidence where the product uses them: the model
+the product ships (`rag/reader_model.json`).
 
-    python -m evals.answering.reader_fit FILE
+    python -m evals.answering.span_fit F0 --fold 0 && python -m evals.answering.span_fit F1 --fold 1
+    python -m evals.answering.reader_fit rag/reader_model.json --span-folds F0 F1
     python -m evals.answering.reader_eval --split dev --model FILE   # then measure it
 
 The reader reads the passages retrieval returns, not one gold paragraph, so it is fitted on
@@ -9,7 +10,10 @@ those too: every question of the DEV articles (evals.answering.common.article_sp
 the committed open-book DEV sample (evals/splits/squad-open-dev.txt, kept for choosing
 settings end to end) is searched through the public `Assistant` over the cached open-book
 index of every SQuAD paragraph, and `rag.reader.candidates` lists the candidate spans of its
-top passages; the same question is also read from its gold paragraph alone. Then:
+top passages; the same question is also read from its gold paragraph alone. Each candidate's
+"span" feature comes from the span model trained without the half of the DEV articles that
+holds its question (`span_fit --fold`), so the trees learn how far to trust that score on
+articles it has not seen, as in the product. Then:
 
 - the ranker: LightGBM LambdaRank trees ordering each question's candidates by their token F1
   (`reader_eval.TREES`), on both readings of each question, stored as JSON by `rag.reader_trees`
@@ -22,11 +26,8 @@ top passages; the same question is also read from its gold paragraph alone. Then
 Chosen on DEV (held-out folds, and the 300 open-book DEV questions none of them saw): trees
 fitted on gold paragraphs only pick F1 0.448 in 5-fold CV over retrieved passages, on
 retrieved passages only 0.459; on the 300 held-out questions 0.385, 0.411, and on both
-readings 0.428. A confidence fitted on the trees' own (in-sample) picks ran high.
-The shipped `rag/reader_model.json` still comes from `reader_eval --fit` (gold paragraphs
-only): on the default corpus this model reads "Finnish Institute" for "Finnish Institute of
-International Affairs" and, over all 40 chunks, "SVR" for "Who heads the CIA?"
-(tests/rag/test_reader.py), so it was not swapped in.
+readings 0.428 (without the span feature). A confidence fitted on the trees' own (in-sample)
+picks ran high.
 
 It never reads TEST. It does not measure (reader_eval.py and squad_open.py do).
 """
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -53,6 +55,7 @@ from evals.answering.reader_eval import TREES, fit_confidence, fit_trees, passag
 from rag import reader
 from rag.backends.base import Passage
 from rag.reader_trees import from_lightgbm
+from rag.span_model import SpanModel
 
 FOLDS = 5
 
@@ -76,37 +79,51 @@ def retrieved_passages(assistant: Any, question: str) -> list[Passage]:
     return [Passage(n, chunk) for n, chunk in enumerate(chunks, start=1)]
 
 
-def read_one(q: SquadQuestion, passages: Sequence[Passage], retrieved: bool) -> Read | None:
-    """The question's candidates from `passages` with their F1, or None when there are none."""
+def read_one(
+    q: SquadQuestion, passages: Sequence[Passage], retrieved: bool, span_model: SpanModel
+) -> Read | None:
+    """The question's candidates from `passages` with their F1, or None when there are none;
+    `span_model` gives their "span" feature."""
     import numpy as np
 
     cands = reader.candidates(q.question, passages)
     if not cands:
         return None
     spans = [reader.parse(passages[c.passage].chunk.text).span_text(c.first, c.last) for c in cands]
-    x = reader.model_inputs(np.array([c.features for c in cands], dtype=float))
+    features = reader.feature_matrix(q.question, passages, cands, span_model=span_model)
+    x = reader.model_inputs(features)
     return Read(q.title, retrieved, cands, x, np.array([f1_score(s, q.answers) for s in spans]))
 
 
 def dev_reads(
+    span_models: Sequence[SpanModel],
     on_progress: Callable[[int, int], None] | None = None,
+    sample: int = 0,
 ) -> list[Read]:
     """Every DEV question outside the open-book DEV sample, read from its retrieved passages
-    and from its gold paragraph alone."""
+    and from its gold paragraph alone; its "span" feature from `span_models[k]`, trained
+    without the half k of the DEV articles (`span_fit --fold k`) that holds the question.
+    `sample` > 0 reads that many of them (drawn with seed 0)."""
+    from evals.answering.span_fit import fold_articles
     from evals.answering.squad_open import open_book_settings, split_file
     from rag.assistant import Assistant
     from rag.config import load_settings
 
     data = load_data()
     held = set(read_ids(split_file("dev")))
-    qs = [q for q in data.questions_of(article_split(data.titles)["dev"]) if q.id not in held]
+    dev = article_split(data.titles)["dev"]
+    fold_of = {t: k for k in (0, 1) for t in fold_articles(dev, k)}
+    qs = [q for q in data.questions_of(dev) if q.id not in held]
+    if 0 < sample < len(qs):
+        qs = random.Random(0).sample(qs, sample)
     assistant = Assistant(open_book_settings(data, load_settings(), progress=True))
     out = []
     texts = data.paragraphs
     for done, q in enumerate(qs, start=1):
+        model = span_models[fold_of[q.title]]
         for read in (
-            read_one(q, retrieved_passages(assistant, q.question), retrieved=True),
-            read_one(q, [passage_of(texts[q.source], q.title)], retrieved=False),
+            read_one(q, retrieved_passages(assistant, q.question), True, model),
+            read_one(q, [passage_of(texts[q.source], q.title)], False, model),
         ):
             if read is not None:
                 out.append(read)
@@ -138,7 +155,7 @@ def fit(reads: Sequence[Read]) -> dict:
     picks from retrieved passages (where the product reads)."""
     trees = from_lightgbm(fit_trees(_triples(reads)).booster_.dump_model())
     return {
-        "features": list(reader.FEATURES),
+        "features": list(reader.MODEL_FEATURES),
         "questions": sum(r.retrieved for r in reads),
         "settings": TREES,
         "confidence": fit_confidence(out_of_fold_scores(reads)),
@@ -149,6 +166,15 @@ def fit(reads: Sequence[Read]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out", type=Path, help="where to write the model (rag/reader_model.json)")
+    ap.add_argument(
+        "--span-folds",
+        type=Path,
+        nargs=2,
+        required=True,
+        metavar=("FOLD0", "FOLD1"),
+        help="span models written by `span_fit --fold 0` and `--fold 1`",
+    )
+    ap.add_argument("--sample", type=int, default=0, help="DEV questions to read (0 = all)")
     args = ap.parse_args(argv)
     started = time.perf_counter()
 
@@ -156,11 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         if done % 500 == 0 or done == total:
             print(f"read {done}/{total} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
-    reads = dev_reads(progress)
+    models = [SpanModel.load(path) for path in args.span_folds]
+    reads = dev_reads(models, progress, args.sample)
     fitted = fit(reads)
     fitted["fitted_on"] = (
         f"SQuAD v1.1 dev, DEV articles without the open-book DEV sample, {fitted['questions']} "
-        "questions read from their retrieved passages and from their gold paragraph"
+        "questions read from their retrieved passages and from their gold paragraph, span "
+        "scores from span models trained without the question's half of the DEV articles"
     )
     args.out.write_text(json.dumps(fitted) + "\n")
     print(json.dumps({k: v for k, v in fitted.items() if k != "model"}))
