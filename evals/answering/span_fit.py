@@ -89,26 +89,24 @@ def _example(
     return enc["input_ids"], enc["token_type_ids"], pieces[0], pieces[-1]
 
 
-class _Adapted:
-    """A linear layer plus a trainable low-rank update (LoRA)."""
+def adapted(base: Any) -> Any:
+    """`base` (a linear layer) plus a trainable low-rank update (LoRA): `lora_b @ lora_a`,
+    scaled by ALPHA / RANK, starting at zero."""
+    import torch
 
-    @staticmethod
-    def make(base: Any) -> Any:
-        import torch
+    class Adapted(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.base = base
+            self.lora_a = torch.nn.Parameter(
+                torch.randn(RANK, base.in_features) / math.sqrt(base.in_features)
+            )
+            self.lora_b = torch.nn.Parameter(torch.zeros(base.out_features, RANK))
 
-        class Adapted(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.base = base
-                self.lora_a = torch.nn.Parameter(
-                    torch.randn(RANK, base.in_features) / math.sqrt(base.in_features)
-                )
-                self.lora_b = torch.nn.Parameter(torch.zeros(base.out_features, RANK))
+        def forward(self, x: Any) -> Any:
+            return self.base(x) + (x @ self.lora_a.T @ self.lora_b.T) * (ALPHA / RANK)
 
-            def forward(self, x: Any) -> Any:
-                return self.base(x) + (x @ self.lora_a.T @ self.lora_b.T) * (ALPHA / RANK)
-
-        return Adapted()
+    return Adapted()
 
 
 def adapt(encoder: Any) -> list[Any]:
@@ -119,7 +117,7 @@ def adapt(encoder: Any) -> list[Any]:
         for target in TARGETS:
             parent, _, name = target.rpartition(".")
             holder = sub_module(layer, parent)
-            setattr(holder, name, _Adapted.make(getattr(holder, name)))
+            setattr(holder, name, adapted(getattr(holder, name)))
     trained = []
     for name, p in encoder.named_parameters():
         if name.endswith((".lora_a", ".lora_b", "bias")) or "LayerNorm" in name:
